@@ -1,0 +1,170 @@
+"""Shared logic of ``tools/train.py`` and ``tools/test.py`` for the three tasks.
+
+The task of a config is read from its ``default_scope`` (``mmdet``, ``mmseg`` or ``mmpretrain``),
+which the downstream packages' ``default_runtime`` bases set.
+"""
+import os
+import os.path as osp
+from typing import List, Optional
+
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: F401  (re-exported for tools)
+
+TASKS = ('mmdet', 'mmseg', 'mmpretrain')
+
+# What a user must put where, by dataset type, for the "missing data" error.
+EXPECTED_LAYOUT = {
+    'mmdet': ('COCO layout:\n  {root}/annotations/instances_train2017.json\n'
+              '  {root}/annotations/instances_val2017.json\n  {root}/train2017/*.jpg\n'
+              '  {root}/val2017/*.jpg\n'
+              'For the embedded toy set run: python tools/data/make_toy_coco.py'),
+    'mmseg': ('ADE20K layout:\n  {root}/images/training/*.jpg\n  {root}/images/validation/*.jpg\n'
+              '  {root}/annotations/training/*.png\n  {root}/annotations/validation/*.png\n'
+              '  (labels: 0 = ignore, 1..N = classes)\n'
+              'For the embedded toy set run: python tools/data/make_toy_ade.py'),
+    'mmpretrain': ('ImageNet layout:\n  {root}/train/<class>/*.JPEG\n  {root}/val/<class>/*.JPEG\n'
+                   '  (or meta/train.txt, meta/val.txt annotation lists)\n'
+                   'For the embedded toy set run: python tools/data/make_toy_imagenet.py'),
+}
+
+
+def task_of(cfg: Config) -> str:
+    scope = cfg.get('default_scope')
+    if scope not in TASKS:
+        raise ValueError(f'Config has default_scope={scope!r}; expected one of {TASKS} (inherit '
+                         f'the downstream package\'s default_runtime base).')
+    return scope
+
+
+def import_task(task: str):
+    """Imports the downstream package so its registries and hooks exist."""
+    __import__(f'{task}.utils')
+    if task == 'mmdet':
+        from mmdet.utils import register_all_modules
+    elif task == 'mmseg':
+        from mmseg.utils import register_all_modules
+    else:
+        from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+
+
+def _datasets(cfg_node) -> List[ConfigDict]:
+    """The leaf dataset configs below a dataloader's dataset (unwrapping wrappers)."""
+    if cfg_node is None:
+        return []
+    if 'datasets' in cfg_node:
+        return [d for sub in cfg_node['datasets'] for d in _datasets(sub)]
+    if 'dataset' in cfg_node:
+        return _datasets(cfg_node['dataset'])
+    return [cfg_node]
+
+
+def check_data(cfg: Config, splits=('train', 'val', 'test')) -> None:
+    """Fails early, with the expected layout, when a dataloader's files are missing.
+
+    Raises:
+        FileNotFoundError: naming the missing path and the layout the task expects.
+    """
+    task = task_of(cfg)
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        for ds in _datasets(loader.get('dataset')):
+            root = ds.get('data_root', '') or ''
+            paths = []
+            if root:
+                paths.append(root)
+            ann = ds.get('ann_file')
+            if ann:
+                paths.append(osp.join(root, ann))
+            prefix = ds.get('data_prefix') or {}
+            if isinstance(prefix, str):
+                prefix = {'img': prefix}
+            for value in prefix.values():
+                if isinstance(value, str) and value:
+                    paths.append(osp.join(root, value))
+            for path in paths:
+                if '://' in path or osp.exists(path):
+                    continue
+                layout = EXPECTED_LAYOUT[task].format(root=root or '<data_root>')
+                raise FileNotFoundError(
+                    f'{split} data not found: {path!r} does not exist.\nExpected {layout}\n'
+                    f'Or point the config elsewhere, e.g. --cfg-options '
+                    f'{split}_dataloader.dataset.data_root=/path/to/data/')
+
+
+def enable_visualization(cfg: Config, show_dir: str) -> None:
+    """Turns on the task's visualization hook so test predictions are drawn into ``show_dir``."""
+    task = task_of(cfg)
+    hooks = cfg.setdefault('default_hooks', ConfigDict())
+    if task == 'mmdet':
+        hooks['visualization'] = dict(type='DetVisualizationHook', draw=True, test_out_dir=show_dir)
+    elif task == 'mmseg':
+        hooks['visualization'] = dict(type='SegVisualizationHook', draw=True, interval=1)
+        cfg.visualizer['save_dir'] = show_dir
+        cfg.visualizer['vis_backends'] = [dict(type='LocalVisBackend')]
+    else:
+        hooks['visualization'] = dict(type='VisualizationHook', enable=True, out_dir=show_dir)
+
+
+def add_dump_metric(cfg: Config, out: str) -> None:
+    """Appends a metric that pickles the raw predictions to ``out``."""
+    task = task_of(cfg)
+    metric = dict(type='DumpDetResults', out_file_path=out) if task == 'mmdet' else \
+        dict(type='DumpResults', out_file_path=out)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, (list, tuple)):
+        cfg.test_evaluator = [*evaluator, metric]
+    elif 'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        evaluator['metrics'] = [*(metrics if isinstance(metrics, list) else [metrics]), metric]
+    else:
+        cfg.test_evaluator = [evaluator, metric]
+
+
+def default_work_dir(config_path: str) -> str:
+    return osp.join('work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def setup_cfg(args, config_path: str) -> Config:
+    """Loads a config, merges ``--cfg-options`` and applies the common arguments."""
+    import recnext_mm  # noqa: F401  (safe checkpoint loading, registration)
+    cfg = Config.fromfile(config_path)
+    if getattr(args, 'cfg_options', None):
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(config_path)
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    import_task(task_of(cfg))
+    return cfg
+
+
+def common_arguments(parser):
+    parser.add_argument('--work-dir', help='output directory (default: work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. model.backbone.init_cfg.checkpoint=x.pth')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher (pytorch: torchrun, see tools/dist_train.sh)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def set_local_rank(args):
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+
+def prepare_checkpoint(path: str, cfg: Config, out_dir: str) -> str:
+    """Returns a checkpoint path the Runner can load for ``cfg``.
+
+    mmengine checkpoints are used as they are. Released files (official ImageNet, mmdet 2.x,
+    mmseg 0.x) are converted once into ``out_dir`` (see ``recnext_mm.convert``).
+    """
+    from .checkpoint import detect_format, read_checkpoint
+    from .convert import convert_checkpoint
+    fmt = detect_format(read_checkpoint(path))
+    if fmt == 'mmengine':
+        return path
+    target = osp.join(out_dir, f'converted_{osp.splitext(osp.basename(path))[0]}.pth')
+    convert_checkpoint(path, target, task=task_of(cfg))
+    return target

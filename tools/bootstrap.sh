@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Creates .venv/ at the repository root with the tested OpenMMLab 2.0 stack and recnext_mm (editable).
+#
+# Idempotent: a finished environment carries a stamp (a hash of this script and requirements/), and a
+# second run with the same inputs only re-checks the imports. An environment without a matching stamp is
+# half-built or stale: it is removed and built again, never used.
+#
+# mmcv 2.1.0 has no wheel for torch >= 2.5, so it is compiled from the PyPI sdist (about 13 min on 2
+# cores). The wheel is cached outside the repository, keyed by mmcv, torch and Python versions:
+#   ${RECNEXT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/recnext_mm}/wheels/
+# Usage: bash tools/bootstrap.sh [--force]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STAMP="$VENV/.recnext_bootstrap_ok"
+PYTHON_BIN="${PYTHON:-python3.11}"
+command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
+MMCV_VERSION=2.1.0
+TORCH_VERSION=2.14.1
+CACHE_DIR="${RECNEXT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/recnext_mm}"
+
+STEP="start"
+fail() {
+  local rc=$?
+  echo "" >&2
+  echo "bootstrap: FAILED at step '$STEP' (exit $rc)." >&2
+  case "$STEP" in
+    venv) echo "  Needs Python 3.11 with the venv module (set PYTHON=/path/to/python3.11)." >&2 ;;
+    torch) echo "  pip could not install torch==$TORCH_VERSION; check pip's output above and the network to PyPI." >&2 ;;
+    mmcv-*) echo "  Building mmcv needs gcc/g++ (C++20) and the Python headers; see the compiler output above." >&2
+            echo "  The partial build is in $CACHE_DIR/build; rerun to retry from scratch." >&2 ;;
+    *) echo "  See the output above; rerun 'bash tools/bootstrap.sh' after fixing it." >&2 ;;
+  esac
+  echo "  .venv is left without its stamp, so the next run rebuilds it instead of trusting it." >&2
+  exit "$rc"
+}
+trap fail ERR
+
+inputs_hash() {
+  cat "$ROOT/tools/bootstrap.sh" "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1
+}
+
+check_imports() {
+  "$PY" - <<'PYEOF'
+import recnext_mm, mmdet, mmseg, mmpretrain, timm  # noqa: F401
+from mmcv.ops import nms, RoIAlign  # noqa: F401  (compiled ops present)
+PYEOF
+}
+
+WANT="$(inputs_hash)"
+if [[ "${1:-}" != "--force" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+  STEP="verify"
+  if check_imports; then
+    echo "bootstrap: .venv is up to date ($VENV)."
+    exit 0
+  fi
+  echo "bootstrap: .venv has a stamp but its imports fail; rebuilding." >&2
+fi
+
+if [[ -d "$VENV" ]]; then
+  echo "bootstrap: removing incomplete or stale $VENV"
+  rm -rf "$VENV"
+fi
+
+STEP="venv"
+echo "==> [1/6] creating $VENV with $("$PYTHON_BIN" --version)"
+"$PYTHON_BIN" -m venv "$VENV"
+"$PY" -m pip install --quiet --upgrade pip
+"$PY" -m pip install --quiet -r "$ROOT/requirements/build.txt"
+
+STEP="torch"
+echo "==> [2/6] torch $TORCH_VERSION + torchvision"
+"$PY" -m pip install --quiet "torch==$TORCH_VERSION" "torchvision==$(grep -E '^torchvision==' "$ROOT/requirements/tested.txt" | cut -d= -f3)"
+
+PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
+WHEEL_DIR="$CACHE_DIR/wheels/mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$PYTAG"
+if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
+  STEP="mmcv-download"
+  echo "==> [3/6] building mmcv $MMCV_VERSION from source (no cached wheel in $WHEEL_DIR; ~13 min on 2 cores)"
+  BUILD="$CACHE_DIR/build/mmcv-$MMCV_VERSION-$PYTAG"
+  rm -rf "$BUILD" && mkdir -p "$BUILD"
+  # --no-build-isolation: setup.py must see the installed torch, or the ops are silently skipped.
+  "$PY" -m pip download --quiet --no-deps --no-binary :all: --no-build-isolation \
+    -d "$BUILD" "mmcv==$MMCV_VERSION"
+  tar -xzf "$BUILD"/mmcv-$MMCV_VERSION.tar.gz -C "$BUILD"
+  STEP="mmcv-patch"
+  # torch 2.14's ATen headers need C++20; mmcv 2.1.0 hard-codes -std=c++17 after any CXXFLAGS.
+  sed -i 's/-std=c++17/-std=c++20/g' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
+  grep -q -- '-std=c++20' "$BUILD/mmcv-$MMCV_VERSION/setup.py"
+  STEP="mmcv-build"
+  MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$PY" -m pip wheel --no-build-isolation --no-deps \
+    -w "$BUILD/dist" "$BUILD/mmcv-$MMCV_VERSION"
+  # Publish atomically so an interrupted build never leaves a wheel that looks cached.
+  mkdir -p "$WHEEL_DIR.tmp"
+  cp "$BUILD"/dist/mmcv-*.whl "$WHEEL_DIR.tmp/"
+  rm -rf "$WHEEL_DIR" && mv "$WHEEL_DIR.tmp" "$WHEEL_DIR"
+  rm -rf "$BUILD"
+else
+  echo "==> [3/6] reusing cached mmcv wheel from $WHEEL_DIR"
+fi
+
+STEP="mmcv-install"
+"$PY" -m pip install --quiet --no-deps "$WHEEL_DIR"/mmcv-*.whl
+# mmcv's own runtime deps (its wheel metadata lists them; --no-deps above avoids re-resolving torch).
+"$PY" -m pip install --quiet addict packaging Pillow pyyaml yapf opencv-python "numpy"
+
+STEP="openmmlab"
+echo "==> [4/6] mmengine, mmdet, mmsegmentation, mmpretrain, timm"
+"$PY" -m pip install --quiet -r "$ROOT/requirements/tested.txt"
+
+STEP="recnext_mm"
+echo "==> [5/6] recnext_mm (editable) and test tools"
+"$PY" -m pip install --quiet -r "$ROOT/requirements/tests.txt"
+"$PY" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"
+
+STEP="verify"
+echo "==> [6/6] checking imports and compiled ops"
+check_imports
+echo "$WANT" > "$STAMP"
+echo "bootstrap: done ($VENV)."

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint: box/mask AP, mIoU or top-1/top-5, depending on the config.
+
+    python tools/test.py CONFIG CHECKPOINT [--out preds.pkl] [--show-dir vis]
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8
+
+CHECKPOINT may be an mmengine checkpoint or a released file (official ImageNet, mmdet 2.x COCO,
+mmseg 0.x ADE20K): those are converted on the fly, see tools/convert_checkpoint.py.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from recnext_mm.runner_utils import (add_dump_metric, check_data, common_arguments,  # noqa: E402
+                                     enable_visualization, prepare_checkpoint, set_local_rank,
+                                     setup_cfg)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file or URL')
+    parser.add_argument('--out', help='pickle the raw predictions to this file (.pkl)')
+    parser.add_argument('--show-dir', help='draw predictions into this directory (in the work dir)')
+    common_arguments(parser)
+    args = parser.parse_args(argv)
+    set_local_rank(args)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = setup_cfg(args, args.config)
+    check_data(cfg, splits=('test',))
+    # The backbone's ImageNet init is irrelevant when a full checkpoint is loaded.
+    if cfg.model.get('backbone', {}).get('init_cfg'):
+        cfg.model.backbone.init_cfg = None
+    cfg.load_from = prepare_checkpoint(args.checkpoint, cfg, cfg.work_dir)
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError('--out must end with .pkl or .pickle')
+        add_dump_metric(cfg, args.out)
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
