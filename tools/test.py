@@ -8,6 +8,8 @@ CHECKPOINT may be an mmengine checkpoint or a released file (official ImageNet, 
 mmseg 0.x ADE20K): those are converted on the fly, see tools/convert_checkpoint.py.
 """
 import argparse
+import json
+import os
 import os.path as osp
 import sys
 
@@ -48,6 +50,10 @@ def main(argv=None):
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    if runner.rank == 0:
+        with open(os.path.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:
+            json.dump(metrics, f, indent=1, default=float)
+        print('Test metrics:', json.dumps(metrics, default=float))
     return metrics
 
 

@@ -5,7 +5,6 @@
     bash tools/dist_train.sh configs/detection/mask_rcnn_recnext_m3_coco.py 8
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -53,9 +52,9 @@ def main(argv=None):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume, cfg.load_from = True, args.resume
 
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
-        __import__('mmengine.registry', fromlist=['RUNNERS']).RUNNERS.build(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 
 

@@ -37,14 +37,15 @@ _DEPTHS = {0: (2, 2, 9, 1), 1: (3, 3, 15, 2), 2: (3, 3, 15, 2), 3: (3, 3, 13, 2)
            5: (7, 7, 35, 2)}
 ARCH_SETTINGS: Dict[str, dict] = {}
 for _i in range(6):
-    _dims = _DIMS[3 if _i == 4 else _i]
-    ARCH_SETTINGS[f'm{_i}'] = dict(_M, embed_dims=_dims, depths=_DEPTHS[_i])
-    ARCH_SETTINGS[f'a{_i}'] = dict(_A, embed_dims=_dims, depths=_DEPTHS[_i],
+    ARCH_SETTINGS[f'm{_i}'] = dict(_M, embed_dims=_DIMS[3 if _i == 4 else _i], depths=_DEPTHS[_i])
+for _i in range(6):
+    ARCH_SETTINGS[f'a{_i}'] = dict(_A, embed_dims=_DIMS[3 if _i == 4 else _i], depths=_DEPTHS[_i],
                                    mlp_ratio=1.875 if _i >= 3 else 2)
-for _name, _dims, _depths in (('t', (64, 128, 256, 512), (0, 2, 8, 10)),
-                              ('s', (128, 256, 384, 512), (0, 2, 8, 10)),
-                              ('b', (128, 256, 384, 512), (2, 8, 8, 12))):
+_LS_SIZES = (('t', (64, 128, 256, 512), (0, 2, 8, 10)), ('s', (128, 256, 384, 512), (0, 2, 8, 10)),
+             ('b', (128, 256, 384, 512), (2, 8, 8, 12)))
+for _name, _dims, _depths in _LS_SIZES:
     ARCH_SETTINGS[_name] = dict(_LS, embed_dims=_dims, depths=_depths)
+for _name, _dims, _depths in _LS_SIZES:
     ARCH_SETTINGS[f'{_name}_share_channel'] = dict(_LSC, embed_dims=_dims, depths=_depths)
 
 _REQUIRED_KEYS = {

@@ -1,0 +1,10 @@
+# RecNeXt-A1 (RecAttn, A series), ImageNet-1K from scratch without distillation.
+# Recipe: ./_base_/recnext_in1k.py (300 epochs, 8 GPUs x 256), drop path 0.0.
+# Official: top-1 78.3, 5.9M params, 0.9 GMACs (fused).
+# Released weights: recnext_a1_without_distill_300e.pth; evaluate them with
+#   python tools/test.py <this config> recnext_a1_without_distill_300e.pth
+_base_ = ['./_base_/recnext_in1k.py']
+
+model = dict(
+    backbone=dict(arch='a1', drop_path_rate=0.0),
+    head=dict(in_channels=384))

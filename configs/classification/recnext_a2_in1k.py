@@ -1,0 +1,10 @@
+# RecNeXt-A2 (RecAttn, A series), ImageNet-1K from scratch without distillation.
+# Recipe: ./_base_/recnext_in1k.py (300 epochs, 8 GPUs x 256), drop path 0.0.
+# Official: top-1 79.6, 7.9M params, 1.2 GMACs (fused).
+# Released weights: recnext_a2_without_distill_300e.pth; evaluate them with
+#   python tools/test.py <this config> recnext_a2_without_distill_300e.pth
+_base_ = ['./_base_/recnext_in1k.py']
+
+model = dict(
+    backbone=dict(arch='a2', drop_path_rate=0.0),
+    head=dict(in_channels=448))

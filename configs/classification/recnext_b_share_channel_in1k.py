@@ -1,0 +1,11 @@
+# RecNeXt-B-share-channel (LSNet-style, shared channels), ImageNet-1K from scratch
+# without distillation.
+# Recipe: ./_base_/recnext_in1k.py (300 epochs, 8 GPUs x 256), drop path 0.2.
+# Official: top-1 80.3, 19.2M params, 1.1 GMACs (fused).
+# Released as TorchScript recnext_b_share_channel_without_distill_300e_fused.pt
+# (not a state dict); a state dict in the release layout loads with tools/test.py.
+_base_ = ['./_base_/recnext_in1k.py']
+
+model = dict(
+    backbone=dict(arch='b_share_channel', drop_path_rate=0.2),
+    head=dict(in_channels=512))

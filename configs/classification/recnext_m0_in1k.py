@@ -1,0 +1,10 @@
+# RecNeXt-M0 (RecConv, M series), ImageNet-1K from scratch without distillation.
+# Recipe: ./_base_/recnext_in1k.py (300 epochs, 8 GPUs x 256), drop path 0.0.
+# Official: top-1 73.2, 2.5M params, 0.4 GMACs (fused).
+# Released weights: recnext_m0_without_distill_300e.pth; evaluate them with
+#   python tools/test.py <this config> recnext_m0_without_distill_300e.pth
+_base_ = ['./_base_/recnext_in1k.py']
+
+model = dict(
+    backbone=dict(arch='m0', drop_path_rate=0.0),
+    head=dict(in_channels=320))

@@ -1,0 +1,463 @@
+"""The RecNeXt backbone family: architecture, OpenMMLab controls, checkpoints, deploy, numerics."""
+import copy
+import math
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import recnext_mm
+from recnext_mm import RecNeXt, RecNeXtClassifier
+from recnext_mm.backbones.layers import LinearAttention, switch_to_deploy
+from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from recnext_mm.checkpoint import CheckpointError
+from utils import GOLDEN, golden_input, reference, reference_layout, sample_indices, seeded_state_dict
+
+ALL_ARCHS = list(ARCH_SETTINGS)
+REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # one per family, the small ones
+
+
+def stride_of(arch, stage):
+    first = 8 if ARCH_SETTINGS[arch]['family'].startswith('lsnet') else 4
+    return first * 2**stage
+
+
+def randomize_norms(model, seed=0):
+    """Non-trivial BN statistics, so that fusing is actually tested."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=gen) * 0.2 + 0.2)
+                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.05)
+    return model
+
+
+def rel_diff(a, b):
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+# ---------------------------------------------------------------- architecture and shapes
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_output_shapes_and_strides(arch):
+    model = RecNeXt(arch).eval()
+    h, w = 64, 96
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, h, w))
+    dims = ARCH_SETTINGS[arch]['embed_dims']
+    assert len(outs) == 4
+    for i, out in enumerate(outs):
+        s = stride_of(arch, i)
+        assert out.shape == (1, dims[i], math.ceil(h / s), math.ceil(w / s)), (i, out.shape)
+    assert model.out_channels == list(dims)
+    assert model.out_strides == [stride_of(arch, i) for i in range(4)]
+
+
+@pytest.mark.parametrize('arch', REPRESENTATIVE)
+@pytest.mark.parametrize('size', [(193, 257), (64, 64), (33, 47)])
+def test_any_input_size(arch, size):
+    model = RecNeXt(arch, out_indices=(3, )).eval()
+    with torch.no_grad():
+        out, = model(torch.rand(1, 3, *size))
+    s = stride_of(arch, 3)
+    assert out.shape[-2:] == (math.ceil(size[0] / s), math.ceil(size[1] / s))
+    assert torch.isfinite(out).all()
+
+
+def test_recconv_restores_exact_size_at_every_level():
+    from recnext_mm.backbones.layers import RecConv2d
+    conv = RecConv2d(8, level=4)
+    sizes = []
+    conv.convs[-1].register_forward_hook(lambda m, i, o: sizes.append(o.shape[-2:]))
+    out = conv(torch.rand(1, 8, 45, 71))
+    assert out.shape == (1, 8, 45, 71) and sizes == [(45, 71)]
+
+
+def test_custom_arch_dict():
+    arch = dict(family='recconv', embed_dims=(16, 32, 64), depths=(1, 1, 2), mlp_ratio=1.5)
+    model = RecNeXt(arch, out_indices=(0, 1, 2)).eval()
+    outs = model(torch.rand(2, 3, 32, 32))
+    assert [tuple(o.shape) for o in outs] == [(2, 16, 8, 8), (2, 32, 4, 4), (2, 64, 2, 2)]
+    # 3 stages -> recursion levels 3, 2, 1
+    assert len(model.stages[0].blocks[0].token_mixer.convs) == 4
+    lsnet = dict(family='lsnet', embed_dims=(32, 64), depths=(1, 1), mlp_ratios=(2, 2),
+                 num_heads=(1, 1), split_rates=(4, 4))
+    assert RecNeXt(lsnet, out_indices=(1, ))(torch.rand(1, 3, 64, 64))[0].shape == (1, 64, 4, 4)
+
+
+def test_bad_arch_name_lists_valid_names():
+    with pytest.raises(ValueError, match=r"Unknown RecNeXt arch 'm9'.*m0, m1.*b_share_channel"):
+        RecNeXt('m9')
+
+
+def test_incomplete_arch_dict_lists_missing_keys():
+    with pytest.raises(ValueError, match=re.escape("missing keys ['depths', 'mlp_ratio']")):
+        RecNeXt(dict(family='recconv', embed_dims=(16, 32)))
+    with pytest.raises(ValueError, match='needs "family"'):
+        RecNeXt(dict(embed_dims=(16, 32), depths=(1, 1)))
+    with pytest.raises(ValueError, match='doubles channels'):
+        RecNeXt(dict(family='recattn', embed_dims=(16, 48), depths=(1, 1), mlp_ratio=2))
+
+
+def test_out_indices():
+    model = RecNeXt('m0', out_indices=(-1, 1)).eval()
+    assert model.out_indices == (3, 1)
+    outs = model(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [80, 320]  # in stage order
+    assert RecNeXt('m0', out_indices=2).out_channels == [160]
+    with pytest.raises(ValueError, match='out of range'):
+        RecNeXt('m0', out_indices=(4, ))
+    with pytest.raises(ValueError, match='out of range'):
+        RecNeXt('m0', out_indices=(-5, ))
+
+
+# ---------------------------------------------------------------- OpenMMLab controls
+def test_frozen_stages():
+    model = RecNeXt('m0', frozen_stages=1)
+    model.train()
+    frozen = [model.stem, model.stages[0], model.stages[1]]
+    for module in frozen:
+        assert all(not p.requires_grad for p in module.parameters())
+        assert all(not m.training for m in module.modules())
+    for module in model.stages[2:]:
+        assert all(p.requires_grad for p in module.parameters())
+        assert all(m.training for m in module.modules())
+    # the frozen part really does not change while training
+    before = copy.deepcopy(model.stages[1].state_dict())
+    out = sum(o.mean() for o in model(torch.rand(2, 3, 64, 64)))
+    out.backward()
+    for key, value in model.stages[1].state_dict().items():
+        assert torch.equal(value, before[key]), key  # running stats included (eval mode)
+    assert model.stem.stem[0].conv.weight.grad is None
+    with pytest.raises(ValueError, match='frozen_stages'):
+        RecNeXt('m0', frozen_stages=4)
+
+
+def test_norm_eval_keeps_every_bn_in_eval_including_syncbn():
+    model = RecNeXt('a0', norm_eval=True, norm_cfg=dict(type='SyncBN'))
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+    returned = model.train()
+    assert returned is model
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert bns and all(not m.training for m in bns)
+    assert model.training and model.stages[0].training
+    model_default = RecNeXt('a0').train()
+    assert all(m.training for m in model_default.modules() if isinstance(m, _BatchNorm))
+
+
+def test_drop_path_schedule_is_linear():
+    model = RecNeXt('m0', drop_path_rate=0.3)
+    rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob') else 0.
+             for stage in model.stages for b in stage.blocks]
+    expected = torch.linspace(0, 0.3, len(rates)).tolist()
+    assert rates == pytest.approx(expected)
+    assert rates[-1] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize('arch', ['m0', 't_share_channel'])
+def test_with_cp_same_outputs_and_gradients(arch):
+    torch.manual_seed(0)
+    plain = RecNeXt(arch).train()
+    ckpt = RecNeXt(arch, with_cp=True).train()
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 64, 64)
+    outs = [m(x.clone().requires_grad_(True)) for m in (plain, ckpt)]
+    for a, b in zip(*outs):
+        assert torch.allclose(a, b, atol=1e-6)
+    for m, out in zip((plain, ckpt), outs):
+        sum((o**2).mean() for o in out).backward()
+    grads = [dict((n, p.grad) for n, p in m.named_parameters() if p.grad is not None)
+             for m in (plain, ckpt)]
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    for name, grad in grads[0].items():
+        assert torch.allclose(grad, grads[1][name], rtol=1e-4, atol=1e-6), name
+
+
+def test_with_cp_gated_on_requires_grad():
+    model = RecNeXt('m0', with_cp=True).eval()
+    calls = []
+    orig = torch.utils.checkpoint.checkpoint
+    torch.utils.checkpoint.checkpoint = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    try:
+        with torch.no_grad():
+            model(torch.rand(1, 3, 32, 32))
+        assert not calls
+        model.train()
+        model(torch.rand(2, 3, 64, 64).requires_grad_(True))
+        assert calls
+    finally:
+        torch.utils.checkpoint.checkpoint = orig
+
+
+# ---------------------------------------------------------------- deploy
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_deploy_equality_and_fused_state_dict_round_trip(arch):
+    model = randomize_norms(RecNeXt(arch)).eval()
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        before = model(x)
+        model.switch_to_deploy()
+        after = model(x)
+        model.switch_to_deploy()  # idempotent
+        again = model(x)
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    for b, a, g in zip(before, after, again):
+        assert rel_diff(a, b) < 1e-4
+        assert torch.equal(a, g)
+    direct = RecNeXt(arch, deploy=True).eval()
+    direct.load_state_dict(model.state_dict(), strict=True)
+    with torch.no_grad():
+        for a, d in zip(after, direct(x)):
+            assert torch.equal(a, d)
+
+
+def test_official_equivalent_fuse_keeps_standalone_norms():
+    model = randomize_norms(RecNeXt('m0')).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        switch_to_deploy(model, fold_standalone_norms=False)
+        out = model(x)
+    remaining = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert len(remaining) == sum(len(s.blocks) for s in model.stages) + 3  # block norms + 3 downsamples
+    assert all(rel_diff(a, b) < 1e-4 for a, b in zip(out, ref))
+
+
+# ---------------------------------------------------------------- equality with the official network
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_same_outputs_as_official_implementation(arch):
+    """tests/data/official_outputs.pt was recorded from github.com/suous/RecNeXt's model files
+    (tools/dev/make_official_golden.py) with the same seeded weights in the release layout."""
+    golden = torch.load(GOLDEN, weights_only=True)
+    state = seeded_state_dict(reference_layout(arch))
+    x = golden_input()
+    timm_model = RecNeXtClassifier(arch).eval()
+    timm_model.load_state_dict(state, strict=True)
+    backbone = RecNeXt(arch).eval()
+    backbone.load_state_dict({k: v for k, v in state.items() if not k.startswith('head.')},
+                             strict=True)
+    with torch.no_grad():
+        logits = timm_model(x)[0]
+        feats = backbone(x)
+    assert torch.allclose(logits, golden[f'{arch}/logits'], rtol=1e-4, atol=1e-6)
+    for i, feat in enumerate(feats):
+        assert tuple(feat.shape) == tuple(golden[f'{arch}/stage{i}_shape'].tolist())
+        sampled = feat.flatten()[sample_indices(feat, seed=i)]
+        assert torch.allclose(sampled, golden[f'{arch}/stage{i}'], rtol=1e-4, atol=1e-5), i
+
+
+def _measured(arch):
+    ref = reference()
+    if ref is None:
+        pytest.skip('../shared/reference is not available')
+    return ref['variants'][arch]['measured_official_impl']
+
+
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_params_equal_official_measurements(arch):
+    measured = _measured(arch)
+    model = RecNeXtClassifier(arch).eval()
+    assert sum(p.numel() for p in model.parameters()) == \
+        measured['params_with_1000cls_head_train_form']
+    switch_to_deploy(model, fold_standalone_norms=False)  # what the official fuse() does
+    assert sum(p.numel() for p in model.parameters()) == measured['params_with_1000cls_head_bn_fused']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_macs_equal_official_measurements(arch):
+    from fvcore.nn import FlopCountAnalysis
+    measured = _measured(arch)
+    model = switch_to_deploy(RecNeXtClassifier(arch).eval(), fold_standalone_norms=False)
+    flops = FlopCountAnalysis(model, torch.rand(1, 3, 224, 224))
+    flops.unsupported_ops_warnings(False)
+    flops.uncalled_modules_warnings(False)
+    assert flops.total() == measured['macs_224_fvcore_bn_fused']
+
+
+# ---------------------------------------------------------------- timm models
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_timm_strict_load_of_release_layout(arch):
+    import timm
+    model = timm.create_model(f'recnext_{arch}', pretrained=False, distillation=False)
+    layout = reference_layout(arch)
+    assert list(model.state_dict().keys()) == list(layout.keys())
+    model.load_state_dict(seeded_state_dict(layout), strict=True)
+
+
+def test_timm_distillation_heads_and_fuse():
+    import timm
+    model = timm.create_model('recnext_m0', distillation=True)
+    randomize_norms(model)
+    x = torch.rand(2, 3, 64, 64)
+    model.train()
+    out = model(x)
+    assert isinstance(out, tuple) and len(out) == 2 and out[0].shape == (2, 1000)
+    model.eval()
+    with torch.no_grad():
+        head, head_dist = model.head.head(model.forward_head(model.forward_features(x),
+                                                             pre_logits=True)), None
+        feats = model.forward_head(model.forward_features(x), pre_logits=True)
+        expected = (model.head.head(feats) + model.head.head_dist(feats)) / 2
+        averaged = model(x)
+        assert torch.allclose(averaged, expected, atol=1e-6)
+        model.fuse()
+        fused = model(x)
+    assert isinstance(model.head.head, nn.Module) and not hasattr(model.head, 'head_dist')
+    assert isinstance(model.head.head.linear, nn.Linear) and isinstance(model.head.head.norm,
+                                                                         nn.Identity)
+    assert rel_diff(fused, averaged) < 1e-4
+
+
+def test_timm_features_only():
+    import timm
+    model = timm.create_model('recnext_a0', features_only=True, out_indices=(1, 3)).eval()
+    outs = model(torch.rand(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, 80, 8, 8), (1, 320, 2, 2)]
+    assert model.feature_info.channels() == [80, 320]
+    assert model.feature_info.reduction() == [8, 32]
+
+
+# ---------------------------------------------------------------- checkpoints
+def _release_file(tmp_path, arch, name='release.pth'):
+    state = seeded_state_dict(reference_layout(arch))
+    path = tmp_path / name
+    torch.save({'model': state}, path)
+    return str(path), state
+
+
+def _assert_loaded(backbone, state, prefix=''):
+    own = backbone.state_dict()
+    for key, value in own.items():
+        assert torch.equal(value, state[prefix + key]), key
+
+
+def test_pretrained_official_release_file(tmp_path):
+    path, state = _release_file(tmp_path, 'm0')
+    backbone = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=path))
+    backbone.init_weights()
+    _assert_loaded(backbone, state)
+
+
+def test_pretrained_mmengine_checkpoint_with_backbone_prefix(tmp_path):
+    state = seeded_state_dict(reference_layout('a0'))
+    wrapped = {f'backbone.{k}': v for k, v in state.items() if not k.startswith('head.')}
+    wrapped['neck.lateral_convs.0.conv.weight'] = torch.zeros(256, 40, 1, 1)
+    path = tmp_path / 'detector.pth'
+    torch.save({'meta': {'epoch': 12}, 'state_dict': wrapped}, path)
+    backbone = RecNeXt('a0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    backbone.init_weights()
+    _assert_loaded(backbone, state)
+
+
+def test_pretrained_plain_state_dict_into_deploy_backbone(tmp_path):
+    state = seeded_state_dict(reference_layout('t'))
+    path = tmp_path / 'plain.pth'
+    torch.save({k: v for k, v in state.items() if not k.startswith('head.')}, path)
+    train_form = RecNeXt('t').eval()
+    train_form.load_state_dict({k: v for k, v in state.items() if not k.startswith('head.')})
+    deployed = RecNeXt('t', deploy=True, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    deployed.init_weights()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert all(rel_diff(a, b) < 1e-4 for a, b in zip(deployed.eval()(x), train_form(x)))
+
+
+def test_pretrained_mismatched_arch_is_an_error(tmp_path):
+    path, _ = _release_file(tmp_path, 'm3')
+    backbone = RecNeXt('m4', init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(CheckpointError, match=r'weights missing.*stages\.0\.blocks\.3'):
+        backbone.init_weights()
+    path0, _ = _release_file(tmp_path, 'm0', 'm0.pth')
+    backbone = RecNeXt('m3', init_cfg=dict(type='Pretrained', checkpoint=path0))
+    with pytest.raises(CheckpointError, match='shape mismatches'):
+        backbone.init_weights()
+
+
+def test_pretrained_that_loads_nothing_is_an_error(tmp_path):
+    path = tmp_path / 'other.pth'
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(64, 3, 7, 7)}}, path)
+    backbone = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(CheckpointError, match='weights missing'):
+        backbone.init_weights()
+    missing = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'no.pth')))
+    with pytest.raises(CheckpointError, match='not found'):
+        missing.init_weights()
+
+
+def test_pretrained_refuses_arbitrary_pickled_objects(tmp_path):
+    import os
+
+    class Payload:
+
+        def __reduce__(self):
+            return (os.getcwd, ())
+
+    path = tmp_path / 'evil.pth'
+    torch.save({'model': {'x': torch.zeros(1)}, 'payload': Payload()}, path)
+    backbone = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(CheckpointError, match='weights-only loading refuses'):
+        backbone.init_weights()
+
+
+# ---------------------------------------------------------------- registries
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
+def test_build_through_downstream_registries(scope):
+    import importlib
+
+    from mmengine.registry import DefaultScope
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(dict(type='RecNeXt', arch='a0', out_indices=(2, 3)))
+    assert isinstance(model, RecNeXt) and model.out_channels == [160, 320]
+
+
+def test_import_does_not_pull_downstream_packages():
+    import subprocess
+    import sys
+    code = ('import sys, recnext_mm, timm; '
+            'bad = [m for m in ("mmdet", "mmseg", "mmpretrain") if m in sys.modules]; '
+            'assert not bad, bad; assert "recnext_m3" in timm.list_models("recnext_*")')
+    subprocess.run([sys.executable, '-c', code], check=True)
+
+
+# ---------------------------------------------------------------- numerics
+def test_linear_attention_fp32_normalisation_under_fp16():
+    """Sums over many tokens overflow fp16; the attention runs in fp32 and stays finite."""
+    attn = LinearAttention(16, num_heads=2).eval()
+    x = torch.rand(1, 16, 64, 64) * 300
+    with torch.no_grad():
+        ref = attn(x)
+        out = attn.half()(x.half())
+        # what an fp16 evaluation of the same expression would give
+        q = k = torch.full((1, 2, 8, 4096), 300., dtype=torch.float16)
+        naive = q.transpose(-1, -2) @ (k @ torch.full((1, 2, 4096, 8), 300., dtype=torch.float16))
+    assert not torch.isfinite(naive).all()  # the hazard is real
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert rel_diff(out.float(), ref) < 1e-2
+
+
+@pytest.mark.parametrize('arch', ['a0', 't'])
+def test_fp16_autocast_has_no_nan_or_inf(arch):
+    model = randomize_norms(RecNeXt(arch)).eval()
+    x = torch.rand(1, 3, 64, 64) * 50
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.float16):
+        outs = model(x)
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+@pytest.mark.parametrize('arch', REPRESENTATIVE)
+def test_bf16_autocast_on_cpu(arch):
+    model = randomize_norms(RecNeXt(arch)).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            outs = model(x)
+    for o, r in zip(outs, ref):
+        assert torch.isfinite(o).all()
+        assert rel_diff(o.float(), r) < 0.1

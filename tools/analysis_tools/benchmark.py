@@ -1,0 +1,372 @@
+#!/usr/bin/env python
+"""Inference speed of RecNeXt models and their peers, measured in one process, side by side.
+
+    # README figures: M3 and A3 beside RepViT-M1.1 and ResNet-50, every form, batch 1, 2 threads
+    python tools/analysis_tools/benchmark.py \\
+        --models recnext_m3 recnext_a3 repvit_m1_1 resnet50 --forms train deploy official \\
+        --threads 2 --batch 1 --repeats 30 --out-json bench.json
+    # backbones, detectors and segmentors (configs) work the same way
+    python tools/analysis_tools/benchmark.py --models m3 configs/detection/mask_rcnn_recnext_m3_coco.py
+
+Model specs: an arch name (``m3``: the mmengine backbone), ``recnext_<arch>`` (the timm
+classifier), any timm model name (peers, built with ``pretrained=False``), a config file
+(detector / segmentor / classifier, random weights), ``official:<arch>`` (the official
+implementation's fused classifier, needs ``--official-dir``). With ``--official-dir`` every
+``recnext_<arch>`` is also timed as the official implementation's fused model.
+
+Forms: ``train`` (eval mode, unfused), ``deploy`` (all BatchNorms and RepVGG branches folded; for
+peers ``timm.utils.reparameterize_model`` plus Conv-BN folding), ``official`` (the official
+``fuse()`` graph; RecNeXt models only).
+
+Method: each model in each form is warmed up (``--warmup`` calls, plus the compilation with
+``--compile``), then timed call by call. To give every model the same machine conditions the
+entries are interleaved (``--interleave all``): each round runs every entry for ``--block``
+consecutive timed calls (after one untimed call that re-warms its caches), until each entry has
+``--repeats`` timings and at least ``--min-time`` seconds of them (at most ``--max-repeats``).
+Reported: median, inter-quartile range and min/max per call; img/s = batch / median; fvcore GMACs
+per image (batch 1, same form) and ms per GMAC. ``--threads`` is applied with
+``torch.set_num_threads`` and reported. On CUDA every call is synchronised.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from model_utils import (FORMS, ModelSpec, build, count_macs, count_params,  # noqa: E402
+                         parse_shape, parse_spec)
+
+RESULT_FIELDS = ('model', 'kind', 'form', 'input', 'batch', 'threads', 'device', 'dtype',
+                 'channels_last', 'compile', 'median_ms', 'p25_ms', 'p75_ms', 'iqr_ms', 'min_ms',
+                 'max_ms', 'mean_ms', 'n', 'img_per_s', 'gmacs', 'ms_per_gmac', 'params', 'notes',
+                 'times_ms')
+
+
+@dataclass
+class Entry:
+    """One model in one form, ready to time."""
+    spec: ModelSpec
+    form: str
+    shape: tuple
+    params: int
+    gmacs: Optional[float]
+    notes: str
+    module: torch.nn.Module
+    run: Callable
+    times: Dict[int, List[float]] = field(default_factory=dict)
+    error: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        return self.spec.name
+
+
+def environment(device: torch.device) -> Dict:
+    """What the timings depend on: versions, CPU / GPU, threads."""
+    cpu = platform.processor()
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            cpu = next((line.split(':', 1)[1].strip() for line in f if 'model name' in line), cpu)
+    except OSError:
+        pass
+    env = dict(python=platform.python_version(), torch=torch.__version__, platform=platform.platform(),
+               cpu=cpu, cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+               torch_interop_threads=torch.get_num_interop_threads(),
+               omp_num_threads=os.environ.get('OMP_NUM_THREADS'),
+               mkldnn=torch.backends.mkldnn.is_available(), device=str(device))
+    try:
+        import timm
+        env['timm'] = timm.__version__
+    except ImportError:
+        pass
+    if device.type == 'cuda':
+        env['gpu'] = torch.cuda.get_device_name(device)
+        env['cuda'] = torch.version.cuda
+    try:
+        env['load_average'] = list(os.getloadavg())
+    except OSError:
+        pass
+    return env
+
+
+def _sync(device: torch.device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def plan(models: List[str], forms: List[str], official_dir: Optional[str]) -> List[tuple]:
+    """(spec, form) pairs to time, in order. Peers have no 'official' form; with
+    ``official_dir`` each ``recnext_<arch>`` is followed by ``official:<arch>``."""
+    pairs = []
+    for name in models:
+        spec = parse_spec(name)
+        if spec.kind == 'official':
+            pairs.append((spec, 'official-impl'))
+            continue
+        for form in forms:
+            if spec.kind == 'timm' and form == 'official':
+                continue
+            pairs.append((spec, form))
+        if official_dir and spec.kind == 'classifier':
+            pairs.append((parse_spec(f'official:{spec.arch}'), 'official-impl'))
+    seen, unique = set(), []
+    for spec, form in pairs:
+        if (spec.name, form) not in seen:
+            seen.add((spec.name, form))
+            unique.append((spec, form))
+    return unique
+
+
+def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
+    """Builds, counts and moves one entry to the device (compiled with ``--compile``)."""
+    shape = parse_shape(args.shape) or spec.default_shape
+    built = build(spec, 'train' if form == 'official-impl' else form,
+                  official_dir=args.official_dir, config_mode=args.config_mode,
+                  peer_bn_fold=not args.no_peer_bn_fold, shape=shape)
+    gmacs = None
+    if not args.no_macs:
+        try:  # per image, batch 1, the uncompiled model on the CPU
+            gmacs = count_macs(built.module, torch.randn(1, 3, *shape), built.trace_fn) / 1e9
+        except Exception as err:  # noqa: BLE001
+            print(f'[warn] MACs of {spec.name} ({form}) not counted: {err}', file=sys.stderr)
+    module = built.module.to(device)
+    if args.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    run = built.run
+    if args.compile:
+        if spec.kind == 'config' and args.config_mode == 'predict':
+            # Post-processing (NMS, pasting) is data dependent: compile the network part only.
+            module.backbone = torch.compile(module.backbone)
+        else:
+            run = torch.compile(module)
+    return Entry(spec, form, shape, count_params(built.module), gmacs, built.notes, module, run)
+
+
+def make_input(batch: int, shape, args, device) -> torch.Tensor:
+    x = torch.randn(batch, 3, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+    return x.contiguous(memory_format=torch.channels_last) if args.channels_last else x
+
+
+def time_entries(entries: List[Entry], batch: int, args, device: torch.device):
+    """Warms up then times ``entries`` interleaved (see the module docstring)."""
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if args.bf16
+                else nullcontext())
+    inputs = {}
+    live = []
+    with torch.inference_mode(), autocast:
+        for e in entries:
+            key = tuple(e.shape)
+            if key not in inputs:
+                inputs[key] = make_input(batch, e.shape, args, device)
+            try:
+                for _ in range(max(args.warmup, 1)):
+                    e.run(inputs[key])
+                _sync(device)
+                e.times[batch] = []
+                live.append(e)
+            except Exception as err:  # noqa: BLE001  (report and go on with the others)
+                e.error = f'{type(err).__name__}: {err}'
+                print(f'[error] {e.label} ({e.form}, batch {batch}): {e.error}', file=sys.stderr)
+        rounds = 0
+        while live:
+            for e in live:
+                x = inputs[tuple(e.shape)]
+                e.run(x)  # untimed: re-warms caches after the other entries ran
+                _sync(device)
+                for _ in range(args.block):
+                    start = time.perf_counter()
+                    e.run(x)
+                    _sync(device)
+                    e.times[batch].append((time.perf_counter() - start) * 1e3)
+            rounds += 1
+            live = [e for e in live
+                    if len(e.times[batch]) < args.max_repeats
+                    and (len(e.times[batch]) < args.repeats
+                         or sum(e.times[batch]) < args.min_time * 1e3)]
+
+
+def summarize(e: Entry, batch: int, args, device) -> Dict:
+    """One result row (see ``RESULT_FIELDS``)."""
+    row = dict(model=e.label, kind=e.spec.kind, form=e.form, input=list(e.shape), batch=batch,
+               threads=torch.get_num_threads() if device.type == 'cpu' else None,
+               device=str(device), dtype='bf16-autocast' if args.bf16 else 'fp32',
+               channels_last=args.channels_last, compile=args.compile, params=e.params,
+               gmacs=e.gmacs, notes=e.notes)
+    times = e.times.get(batch) or []
+    if e.error or not times:
+        row.update({k: None for k in RESULT_FIELDS if k not in row})
+        row['error'] = e.error or 'not timed'
+        return row
+    q = statistics.quantiles(times, n=4, method='inclusive') if len(times) > 1 else times * 3
+    median = statistics.median(times)
+    row.update(median_ms=median, p25_ms=q[0], p75_ms=q[2], iqr_ms=q[2] - q[0], min_ms=min(times),
+               max_ms=max(times), mean_ms=statistics.fmean(times), n=len(times),
+               img_per_s=batch / median * 1e3,
+               ms_per_gmac=median / (e.gmacs * batch) if e.gmacs else None,
+               times_ms=[round(t, 4) for t in times])
+    return row
+
+
+def ratio_rows(results: List[Dict]) -> List[Dict]:
+    """Median-time ratios within one run: train/deploy (> 1: the deploy form is faster),
+    official-form/deploy and official-impl/deploy (> 1: ours is faster)."""
+    by_key = {}
+    for r in results:
+        if r.get('median_ms') is None:
+            continue
+        name = r['model']
+        if r['form'] == 'official-impl':
+            name = 'recnext_' + name.split(':', 1)[1].replace('recnext_', '')
+        by_key.setdefault((name, r['batch']), {})[r['form']] = r['median_ms']
+    rows = []
+    for (name, batch), med in by_key.items():
+        if 'deploy' not in med:
+            continue
+        row = dict(model=name, batch=batch)
+        for other in ('train', 'official', 'official-impl'):
+            if other in med:
+                row[f'{other}/deploy'] = med[other] / med['deploy']
+        if len(row) > 2:
+            rows.append(row)
+    return rows
+
+
+def _fmt(value, spec='.2f'):
+    return '-' if value is None else format(value, spec)
+
+
+def markdown(results: List[Dict], ratios: List[Dict]) -> str:
+    """The results table and the ratio table."""
+    lines = ['| model | form | input | batch | threads | median ms | IQR ms | min-max ms | img/s | '
+             'GMACs | ms/GMAC | notes |', '|' + '---|' * 12]
+    for r in results:
+        h, w = r['input']
+        if r.get('error'):
+            lines.append(f'| {r["model"]} | {r["form"]} | {h}x{w} | {r["batch"]} | {r["threads"]} '
+                         f'| error | | | | | | {r["error"][:80]} |')
+            continue
+        lines.append(
+            f'| {r["model"]} | {r["form"]} | {h}x{w} | {r["batch"]} | {_fmt(r["threads"], "")} | '
+            f'{r["median_ms"]:.2f} | {r["iqr_ms"]:.2f} | {r["min_ms"]:.2f}-{r["max_ms"]:.2f} | '
+            f'{r["img_per_s"]:.1f} | {_fmt(r["gmacs"], ".3f")} | {_fmt(r["ms_per_gmac"])} | '
+            f'{r["notes"]} |')
+    if ratios:
+        lines += ['', 'Median-time ratios in this run (> 1: the deploy form is faster):', '',
+                  '| model | batch | train/deploy | official-form/deploy | official-impl/deploy |',
+                  '|---|---|---|---|---|']
+        for r in ratios:
+            lines.append(f'| {r["model"]} | {r["batch"]} | {_fmt(r.get("train/deploy"), ".3f")} | '
+                         f'{_fmt(r.get("official/deploy"), ".3f")} | '
+                         f'{_fmt(r.get("official-impl/deploy"), ".3f")} |')
+    return '\n'.join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--models', nargs='+', required=True, help='model specs (see above)')
+    parser.add_argument('--forms', nargs='+', choices=FORMS, default=['train', 'deploy'],
+                        help='forms to time (default: train deploy)')
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 32],
+                        help='batch sizes: 1 gives latency, larger ones throughput (default 1 32)')
+    parser.add_argument('--shape', type=int, nargs='+',
+                        help='input S or H W (default per model: 224, detection 800 1280, '
+                             'segmentation 512)')
+    parser.add_argument('--threads', type=int, help='torch.set_num_threads (reported either way)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    parser.add_argument('--channels-last', action='store_true', help='channels_last memory format')
+    parser.add_argument('--bf16', action='store_true', help='bfloat16 autocast')
+    parser.add_argument('--compile', action='store_true', help='torch.compile each model')
+    parser.add_argument('--warmup', type=int, default=10, help='untimed calls first (default 10)')
+    parser.add_argument('--repeats', type=int, default=30, help='timed calls at least (default 30)')
+    parser.add_argument('--min-time', type=float, default=0.,
+                        help='seconds of timed calls at least per entry (default 0)')
+    parser.add_argument('--max-repeats', type=int, default=1000,
+                        help='timed calls at most per entry (default 1000)')
+    parser.add_argument('--block', type=int, default=5,
+                        help='consecutive timed calls per entry and round (default 5)')
+    parser.add_argument('--interleave', choices=('all', 'model', 'none'), default='all',
+                        help='time all entries in shared rounds (all), the forms of each model '
+                             'together (model), or one entry after another (none)')
+    parser.add_argument('--config-mode', choices=('predict', 'tensor'), default='predict',
+                        help='configs: full inference with post-processing, or raw head outputs')
+    parser.add_argument('--official-dir', help='official implementation to time side by side')
+    parser.add_argument('--no-peer-bn-fold', action='store_true',
+                        help='deploy form of peers: reparameterize_model only, no Conv-BN folding')
+    parser.add_argument('--no-macs', action='store_true', help='skip the fvcore MAC counts')
+    parser.add_argument('--out-json', help='write settings, environment and results here')
+    args = parser.parse_args(argv)
+    if min(args.batch) < 1 or args.repeats < 1 or args.block < 1:
+        parser.error('--batch, --repeats and --block must be >= 1')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no CUDA device is available here.')
+    if args.official_dir and not osp.isdir(args.official_dir):
+        print(f'--official-dir {args.official_dir} not found: the official implementation is '
+              f'skipped.', file=sys.stderr)
+        args.official_dir = None
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        try:
+            torch.set_num_interop_threads(1)  # one inference at a time: no inter-op parallelism
+        except RuntimeError:
+            pass
+    torch.manual_seed(0)
+    pairs = plan(args.models, args.forms, args.official_dir)
+    entries = []
+    for spec, form in pairs:
+        try:
+            entries.append(prepare(spec, form, args, device))
+        except Exception as err:  # noqa: BLE001
+            print(f'[error] {spec.name} ({form}): {type(err).__name__}: {err}', file=sys.stderr)
+            entries.append(Entry(spec, form, parse_shape(args.shape) or spec.default_shape, 0, None,
+                                 '', None, None, error=f'{type(err).__name__}: {err}'))
+    if args.interleave == 'all':
+        groups = [entries]
+    elif args.interleave == 'model':
+        groups = {}
+        for e in entries:
+            key = e.spec.arch if e.spec.kind in ('classifier', 'official') else e.spec.name
+            groups.setdefault(key, []).append(e)
+        groups = list(groups.values())
+    else:
+        groups = [[e] for e in entries]
+    results = []
+    for batch in args.batch:
+        for group in groups:
+            time_entries([e for e in group if e.module is not None], batch, args, device)
+        results += [summarize(e, batch, args, device) for e in entries]
+    ratios = ratio_rows(results)
+    env = environment(device)
+    print(f'torch {env["torch"]}, {env["cpu"]}, device {device}, threads {env["torch_threads"]}, '
+          f'{"bf16 autocast" if args.bf16 else "fp32"}'
+          f'{", channels_last" if args.channels_last else ""}{", compiled" if args.compile else ""}'
+          f', warmup {args.warmup}, repeats >= {args.repeats}, block {args.block}, '
+          f'interleave {args.interleave}\n')
+    print(markdown(results, ratios))
+    if args.out_json:
+        payload = dict(settings={k: v for k, v in vars(args).items()}, environment=env,
+                       results=results, ratios=ratios)
+        os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
+        with open(args.out_json, 'w', encoding='utf-8') as f:
+            json.dump(payload, f, indent=1)
+        print(f'\nJSON: {args.out_json}')
+    return 1 if any(r.get('error') for r in results) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

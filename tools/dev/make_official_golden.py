@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Records the official implementation's outputs for the equality test (tests/test_backbone.py).
+
+For each of the 18 architectures: deterministic random weights in the release layout
+(tests/utils.py: seeded_state_dict), loaded strictly into the official network; its logits and 512
+sampled values of each stage output on a fixed odd-sized input are saved to
+tests/data/official_outputs.pt. The official code is not part of this repository: point
+--official-dir at a checkout of github.com/suous/RecNeXt's model files, with a `load_official.py`
+whose `load(path)` imports a model file without registering into timm.
+
+    python tools/dev/make_official_golden.py --official-dir /tmp/official_recnext
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+sys.path.insert(0, osp.join(REPO, 'tests'))
+from utils import GOLDEN, golden_input, reference_layout, sample_indices, seeded_state_dict  # noqa
+
+FILES = {'recconv': 'recnext_m.py', 'recattn': 'recnext_a.py', 'lsnet': 'recnext_ls.py',
+         'lsnet_share_channel': 'recnext_ls_share.py'}
+
+
+def official_net(modules, settings):
+    family = settings['family']
+    kwargs = dict(embed_dim=settings['embed_dims'], depth=settings['depths'])
+    if family in ('recconv', 'recattn'):
+        kwargs['mlp_ratio'] = settings['mlp_ratio']
+    else:
+        kwargs.update(mlp_ratios=settings['mlp_ratios'], split_rates=settings['split_rates'])
+        if family == 'lsnet':
+            kwargs['num_heads'] = settings['num_heads']
+        else:
+            kwargs['share_stage'] = settings['share_stage']
+    return modules[family].RecNext(**kwargs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--official-dir', required=True)
+    parser.add_argument('--out', default=GOLDEN)
+    args = parser.parse_args()
+    sys.path.insert(0, args.official_dir)
+    from load_official import load
+
+    from recnext_mm.backbones.recnext import ARCH_SETTINGS
+    modules = {fam: load(osp.join(args.official_dir, name)) for fam, name in FILES.items()}
+    x = golden_input()
+    golden = {'input_shape': torch.tensor(x.shape)}
+    for arch, settings in ARCH_SETTINGS.items():
+        net = official_net(modules, settings).eval()
+        net.load_state_dict(seeded_state_dict(reference_layout(arch)), strict=True)
+        with torch.no_grad():
+            golden[f'{arch}/logits'] = net(x)[0].clone()
+            y = net.stem(x)
+            for i, stage in enumerate(net.stages):
+                y = stage(y)
+                golden[f'{arch}/stage{i}'] = y.flatten()[sample_indices(y, seed=i)].clone()
+                golden[f'{arch}/stage{i}_shape'] = torch.tensor(y.shape)
+        print(arch, 'logits |max|', float(golden[f'{arch}/logits'].abs().max()))
+    torch.save(golden, args.out)
+    print('wrote', args.out)
+
+
+if __name__ == '__main__':
+    main()
