@@ -51,7 +51,8 @@ class RecNeXtClassifier(nn.Module):
     """
 
     def __init__(self, arch='m3', in_chans=3, num_classes=1000, distillation=False, drop_rate=0.,
-                 drop_path_rate=0., deploy=False, global_pool='avg', with_cp=False, **kwargs):
+                 drop_path_rate=0., deploy=False, global_pool='avg', with_cp=False,
+                 channels_last=None, **kwargs):
         super().__init__()
         self.arch = get_arch(arch)
         self.num_classes = num_classes
@@ -64,6 +65,15 @@ class RecNeXtClassifier(nn.Module):
                              for i, (c, s) in enumerate(zip(channels, strides))]
         self.head = DualHead(channels[-1], num_classes, distillation, drop_rate, deploy=deploy)
         self.deploy = deploy
+        self.channels_last = False
+        if deploy if channels_last is None else channels_last:
+            self.use_channels_last()
+
+    def use_channels_last(self):
+        """Keeps weights and activations in channels_last memory format (faster on CPU)."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable=True):
@@ -82,6 +92,8 @@ class RecNeXtClassifier(nn.Module):
         self.head = DualHead(self.num_features, num_classes, self.head.distillation)
 
     def forward_features(self, x):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.stages(self.stem(x))
 
     def forward_head(self, x, pre_logits: bool = False):
@@ -100,6 +112,8 @@ class RecNeXtClassifier(nn.Module):
         take, max_index = feature_take_indices(len(self.stages), indices)
         stages = self.stages[:max_index + 1] if stop_early else self.stages
         intermediates = []
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.stem(x)
         for i, stage in enumerate(stages):
             x = stage(x)
@@ -116,11 +130,14 @@ class RecNeXtClassifier(nn.Module):
         return take
 
     @torch.no_grad()
-    def fuse(self):
-        """Folds BatchNorms, RepVGG branches and the two heads into single layers (idempotent)."""
+    def fuse(self, channels_last=True):
+        """Folds BatchNorms, RepVGG branches and the two heads into single layers (idempotent);
+        by default also switches to channels_last memory format."""
         if not self.deploy:
             switch_to_deploy(self)
             self.deploy = True
+        if channels_last:
+            self.use_channels_last()
         return self
 
     switch_to_deploy = fuse

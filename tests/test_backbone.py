@@ -215,6 +215,20 @@ def test_deploy_equality_and_fused_state_dict_round_trip(arch):
             assert torch.equal(a, d)
 
 
+@pytest.mark.parametrize('arch', REPRESENTATIVE)
+def test_deploy_channels_last_matches_nchw(arch):
+    nchw = randomize_norms(RecNeXt(arch)).eval()
+    nchw.switch_to_deploy(channels_last=False)
+    fast = RecNeXt(arch, deploy=True).eval()
+    fast.load_state_dict(nchw.state_dict())
+    assert fast.channels_last and not nchw.channels_last
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(fast(x), nchw(x)):
+            assert a.shape == b.shape and a.is_contiguous(memory_format=torch.channels_last)
+            assert rel_diff(a, b) < 1e-5
+
+
 def test_official_equivalent_fuse_keeps_standalone_norms():
     model = randomize_norms(RecNeXt('m0')).eval()
     x = torch.rand(1, 3, 64, 64)

@@ -196,27 +196,38 @@ class LinearAttention(nn.Module):
         self.pe = ConvNorm(dim, dim, 3, padding=1, groups=dim, bias=bias, norm_cfg=norm_cfg,
                            deploy=deploy)
 
-    def _attend(self, q, k, v, scale):
+    def _attend(self, q_t, k, v_t, scale):
+        """q_t: (B, heads, N, qk_dim), k: (B, heads, qk_dim, N), v_t: (B, heads, N, v_dim)."""
         if self.quadratic:
-            attn = q.transpose(-1, -2) @ k
+            attn = q_t @ k
             attn = attn / (attn.mean(dim=-1, keepdim=True) + 1e-6)
-            return (attn * scale) @ (v.transpose(-1, -2) * scale)
-        q_t = q.transpose(-1, -2)
-        kv = (k * scale) @ (v.transpose(-1, -2) * scale)
+            return (attn * scale) @ (v_t * scale)
+        kv = (k * scale) @ (v_t * scale)
         return q_t @ kv / (q_t @ k.mean(dim=-1, keepdim=True) + 1e-6)
 
     def forward(self, x):
         b, c, h, w = x.shape
         n = h * w
         qk = F.elu(self.qk(x)) + 1.0
-        q, k = qk.reshape(b, 2, self.num_heads, self.qk_dim, n).unbind(dim=1)
-        v = x.reshape(b, self.num_heads, -1, n)
+        token_major = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        if token_major:
+            # channels_last memory is (B, H, W, C): read tokens without copying the maps.
+            qk = qk.permute(0, 2, 3, 1).reshape(b, n, 2, self.num_heads, self.qk_dim)
+            q_t, k = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].permute(0, 2, 3, 1)
+            v_t = x.permute(0, 2, 3, 1).reshape(b, n, self.num_heads, -1).transpose(1, 2)
+        else:
+            q, k = qk.reshape(b, 2, self.num_heads, self.qk_dim, n).unbind(dim=1)
+            q_t, v_t = q.transpose(-1, -2), x.reshape(b, self.num_heads, -1, n).transpose(-1, -2)
         if x.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(x.device.type):
             with torch.autocast(device_type=x.device.type, enabled=False):
-                out = self._attend(q.float(), k.float(), v.float(), n**-0.5).to(x.dtype)
+                out = self._attend(q_t.float(), k.float(), v_t.float(), n**-0.5).to(x.dtype)
         else:
-            out = self._attend(q, k, v, n**-0.5)
-        return out.transpose(-1, -2).reshape(b, c, h, w) + self.pe(x)
+            out = self._attend(q_t, k, v_t, n**-0.5)
+        if token_major:
+            out = out.transpose(1, 2).reshape(b, h, w, c).permute(0, 3, 1, 2)
+        else:
+            out = out.transpose(-1, -2).reshape(b, c, h, w)
+        return out + self.pe(x)
 
     def extra_repr(self):
         return f'num_heads={self.num_heads}, qk_dim={self.qk_dim}, quadratic={self.quadratic}'

@@ -190,6 +190,9 @@ class RecNeXt(BaseModule):
             Defaults to False.
         deploy (bool): Build the fused inference form (every Conv+BN pair, the RepVGG branches and
             the standalone BatchNorms folded into convolutions). Defaults to False.
+        channels_last (bool, optional): Run in channels_last memory format (inputs are converted;
+            outputs keep NCHW shape). Faster for the many depthwise convolutions on CPU. Defaults to
+            ``deploy``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH_OR_URL[, prefix=...])``
             loads official release files (``{'model': ...}``), mmengine checkpoints
             (``{'state_dict': ...}`` with ``backbone.`` keys) or plain state dicts, and fails on
@@ -211,7 +214,7 @@ class RecNeXt(BaseModule):
 
     def __init__(self, arch='m3', in_channels=3, out_indices=(0, 1, 2, 3), frozen_stages=-1,
                  norm_eval=False, norm_cfg=dict(type='BN'), drop_path_rate=0., with_cp=False,
-                 deploy=False, init_cfg=None):
+                 deploy=False, channels_last=None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.arch = get_arch(arch)
         self.stem, self.stages, channels, strides = build_trunk(
@@ -236,11 +239,16 @@ class RecNeXt(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.deploy = deploy
+        self.channels_last = False
+        if deploy if channels_last is None else channels_last:
+            self.use_channels_last()
         self._init_kwargs = dict(arch=self.arch, in_channels=in_channels, norm_cfg=norm_cfg,
                                  drop_path_rate=drop_path_rate)
         self._freeze_stages()
 
     def forward(self, x):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
@@ -267,12 +275,20 @@ class RecNeXt(BaseModule):
         return self
 
     @torch.no_grad()
-    def switch_to_deploy(self):
-        """Folds every BatchNorm and RepVGG branch into convolutions (idempotent)."""
-        if self.deploy:
-            return
-        switch_to_deploy(self)
-        self.deploy = True
+    def switch_to_deploy(self, channels_last=True):
+        """Folds every BatchNorm and RepVGG branch into convolutions (idempotent) and, by default,
+        switches to channels_last memory format."""
+        if not self.deploy:
+            switch_to_deploy(self)
+            self.deploy = True
+        if channels_last:
+            self.use_channels_last()
+
+    def use_channels_last(self):
+        """Keeps weights and activations in channels_last memory format."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     def init_weights(self):
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
