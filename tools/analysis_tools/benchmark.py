@@ -23,9 +23,13 @@ Method: each model in each form is warmed up (``--warmup`` calls, plus the compi
 entries are interleaved (``--interleave all``): each round runs every entry for ``--block``
 consecutive timed calls (after one untimed call that re-warms its caches), until each entry has
 ``--repeats`` timings and at least ``--min-time`` seconds of them (at most ``--max-repeats``).
+Configs run full inference by default (``--config-mode predict``: detectors include proposals, NMS
+and mask pasting; with random weights few boxes survive, so the mask head costs less than with a
+trained model) or the raw network (``--config-mode tensor``).
+
 Reported: median, inter-quartile range and min/max per call; img/s = batch / median; fvcore GMACs
-per image (batch 1, same form) and ms per GMAC. ``--threads`` is applied with
-``torch.set_num_threads`` and reported. On CUDA every call is synchronised.
+per image (batch 1, same form; for configs the tensor path) and ms per GMAC. ``--threads`` is
+applied with ``torch.set_num_threads`` and reported. On CUDA every call is synchronised.
 """
 import argparse
 import json
@@ -143,12 +147,16 @@ def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
         module = module.to(memory_format=torch.channels_last)
     run = built.run
     if args.compile:
-        if spec.kind == 'config' and args.config_mode == 'predict':
-            # Post-processing (NMS, pasting) is data dependent: compile the network part only.
-            module.backbone = torch.compile(module.backbone)
+        if spec.kind == 'config':
+            # Heads and post-processing (proposals, NMS, pasting) are data dependent: compile the
+            # backbone and the neck only.
+            for part in ('backbone', 'neck'):
+                if getattr(module, part, None) is not None:
+                    setattr(module, part, torch.compile(getattr(module, part)))
         else:
             run = torch.compile(module)
-    return Entry(spec, form, shape, count_params(built.module), gmacs, built.notes, module, run)
+    notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
+    return Entry(spec, form, shape, count_params(built.module), gmacs, notes, module, run)
 
 
 def make_input(batch: int, shape, args, device) -> torch.Tensor:

@@ -89,44 +89,58 @@ def _card_ok(card: dict, params: int, macs: int) -> bool:
             and _within_card_rounding(card['gmacs'], macs / 1e9))
 
 
-def check_variant(arch: str, reference: dict, with_deploy: bool = True,
-                  official_dir: Optional[str] = None) -> Dict:
-    """Counts ``recnext_<arch>`` (1000 classes, 224x224) in every form and compares with the
-    reference.
+def count_variant(arch: str, with_deploy: bool = True, official_dir: Optional[str] = None) -> Dict:
+    """Our counts of ``recnext_<arch>`` (1000 classes, fvcore MACs at 1x3x224x224).
 
     Returns:
-        dict: our counts, the reference figures and ``mismatches`` (list of strings, empty when the
-        exact ``measured_official_impl`` figures are all reproduced) and ``card_ok``.
+        dict: ``params_train``, ``params_fused`` and ``macs_fused`` (official-equivalent form),
+        with ``with_deploy`` ``params_deploy`` and ``macs_deploy`` (our deploy form), with
+        ``official_dir`` ``impl_params_fused`` and ``impl_macs_fused`` (the official code).
     """
-    ref = reference['variants'][arch]
-    measured = ref['measured_official_impl']
-    card = ref['seed_table']
     x = torch.randn(1, 3, 224, 224)
     spec = parse_spec(f'recnext_{arch}')
-    train = build(spec, 'train').module
+    row = dict(arch=arch, params_train=count_params(build(spec, 'train').module))
     official = build(spec, 'official').module
-    row = dict(arch=arch, params_train=count_params(train), params_fused=count_params(official),
-               macs_fused=count_macs(official, x), card_params=card['params'],
-               card_gmacs=card['gmacs'], ref_params_train=measured['params_with_1000cls_head_train_form'],
-               ref_params_fused=measured['params_with_1000cls_head_bn_fused'],
-               ref_macs_fused=measured['macs_224_fvcore_bn_fused'])
-    del train, official
+    row.update(params_fused=count_params(official), macs_fused=count_macs(official, x))
+    del official
     if with_deploy:
         deploy = build(spec, 'deploy').module
         row.update(params_deploy=count_params(deploy), macs_deploy=count_macs(deploy, x))
     if official_dir:
         impl = build_official(arch, official_dir)
         row.update(impl_params_fused=count_params(impl), impl_macs_fused=count_macs(impl, x))
-    mismatches = [f'{key} {row[key]} != {row["ref_" + key]}'
-                  for key in ('params_train', 'params_fused', 'macs_fused')
-                  if row[key] != row['ref_' + key]]
-    if official_dir:
-        mismatches += [f'impl_{key} {row["impl_" + key]} != {row["ref_" + key]}'
-                       for key in ('params_fused', 'macs_fused')
-                       if row['impl_' + key] != row['ref_' + key]]
-    row['mismatches'] = mismatches
+    return row
+
+
+def compare_variant(counts: Dict, reference: dict) -> Dict:
+    """Adds the reference figures of ``counts['arch']`` and the comparison to a copy of ``counts``.
+
+    Returns:
+        dict: ``counts`` plus ``card_params``, ``card_gmacs``, ``ref_*`` (the exact
+        ``measured_official_impl`` figures), ``mismatches`` (list of strings, empty when they are
+        all reproduced) and ``card_ok`` (within the card's rounding).
+    """
+    ref = reference['variants'][counts['arch']]
+    measured = ref['measured_official_impl']
+    card = ref['seed_table']
+    row = dict(counts, card_params=card['params'], card_gmacs=card['gmacs'],
+               ref_params_train=measured['params_with_1000cls_head_train_form'],
+               ref_params_fused=measured['params_with_1000cls_head_bn_fused'],
+               ref_macs_fused=measured['macs_224_fvcore_bn_fused'])
+    keys = [('params_train', 'params_train'), ('params_fused', 'params_fused'),
+            ('macs_fused', 'macs_fused')]
+    if 'impl_macs_fused' in row:
+        keys += [('impl_params_fused', 'params_fused'), ('impl_macs_fused', 'macs_fused')]
+    row['mismatches'] = [f'{ours} {row[ours]:,} != {row["ref_" + theirs]:,}'
+                         for ours, theirs in keys if row[ours] != row['ref_' + theirs]]
     row['card_ok'] = _card_ok(card, row['params_fused'], row['macs_fused'])
     return row
+
+
+def check_variant(arch: str, reference: dict, with_deploy: bool = True,
+                  official_dir: Optional[str] = None) -> Dict:
+    """``compare_variant(count_variant(...), reference)``."""
+    return compare_variant(count_variant(arch, with_deploy, official_dir), reference)
 
 
 def all_variants_table(rows: Sequence[Dict]) -> str:

@@ -23,13 +23,12 @@ Forms:
   parameter and MAC counts equal the official ``fuse()``. Only defined for RecNeXt models; the
   official implementation itself is fused with its own ``fuse()`` whatever the form.
 """
-import copy
 import json
 import os
 import os.path as osp
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -208,7 +207,8 @@ def to_recnext_form(model: nn.Module, form: str) -> nn.Module:
     """Puts every RecNeXt part of ``model`` into ``form`` in place (eval mode) and returns it.
 
     ``official`` keeps the BatchNorms after each RecConv / downsampling conv, as the official
-    ``fuse()`` does; ``deploy`` folds them too.
+    ``fuse()`` does; ``deploy`` folds them too. Other modules with a ``switch_to_deploy`` method
+    (the two-head classifier head of the mmpretrain configs) are fused as well.
     """
     if form not in FORMS:
         raise ValueError(f'Unknown form {form!r}; choose from {FORMS}')
@@ -222,6 +222,15 @@ def to_recnext_form(model: nn.Module, form: str) -> nn.Module:
         # Not root.switch_to_deploy(): that always folds the standalone norms.
         switch_to_deploy(root, fold_standalone_norms=form == 'deploy')
         root.deploy = True
+    # Other fusable parts outside the RecNeXt roots (e.g. the two-head mmpretrain classifier head),
+    # skipping wrappers that contain a root: their switch_to_deploy would refold it.
+    inside = {id(m) for root in roots for m in root.modules()}
+    for m in list(model.modules()):
+        if id(m) in inside or not callable(getattr(m, 'switch_to_deploy', None)):
+            continue
+        if any(id(sub) in inside for sub in m.modules()):
+            continue
+        m.switch_to_deploy()
     return model
 
 
@@ -321,7 +330,7 @@ def build(spec: ModelSpec, form: str, official_dir: Optional[str] = None,
             raise ValueError(f'form "official" is only defined for RecNeXt models, not {spec.name}')
         import timm
         model = timm.create_model(spec.name, pretrained=False).eval()
-        notes = ''
+        notes = 'eval mode, unfused'
         if form == 'deploy':
             model = timm.utils.reparameterize_model(model)
             notes = 'reparameterize_model'
@@ -342,7 +351,7 @@ def build(spec: ModelSpec, form: str, official_dir: Optional[str] = None,
         return BuiltModel(model, model, model, notes)
     shape = shape or spec.default_shape
     run, trace_fn = _config_callables(model, spec.task, shape, config_mode)
-    return BuiltModel(model, run, trace_fn, f'{notes}; {config_mode}')
+    return BuiltModel(model, run, trace_fn, notes)
 
 
 def make_data_samples(task: str, batch: int, shape: Tuple[int, int]):
@@ -376,11 +385,9 @@ def _config_callables(model, task, shape, mode):
         return model(x, samples(x), mode=mode)
 
     def trace_fn(x):
-        # Tensor-only forward for fvcore: backbone + neck + heads (the mmdet "_forward").
-        if task == 'detection':
-            return _flatten(model._forward(x, samples(x)))
-        return _flatten(model._forward(x, samples(x)) if task == 'segmentation'
-                        else model._forward(x))
+        # Tensor-only forward for fvcore: backbone, neck and heads (mmdet's/mmseg's ``_forward``,
+        # mmpretrain's logits), without post-processing.
+        return _flatten(model(x, samples(x), mode='tensor'))
 
     return run, trace_fn
 

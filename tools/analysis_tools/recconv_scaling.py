@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 from fractions import Fraction
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 import torch.nn as nn
