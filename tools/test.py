@@ -39,7 +39,9 @@ def main(argv=None):
     # The backbone's ImageNet init is irrelevant when a full checkpoint is loaded.
     if cfg.model.get('backbone', {}).get('init_cfg'):
         cfg.model.backbone.init_cfg = None
-    cfg.load_from = prepare_checkpoint(args.checkpoint, cfg, cfg.work_dir)
+    checkpoint = prepare_checkpoint(args.checkpoint, cfg, cfg.work_dir)
+    # The Runner's load_from is lenient (missing keys only warn); evaluation needs every weight.
+    cfg.load_from = None
     if args.out:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError('--out must end with .pkl or .pickle')
@@ -49,6 +51,10 @@ def main(argv=None):
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
+    try:
+        runner.load_checkpoint(checkpoint, map_location='cpu', strict=True)
+    except RuntimeError as err:
+        raise SystemExit(f'error: checkpoint {args.checkpoint} does not fit {args.config}:\n{err}')
     metrics = runner.test()
     if runner.rank == 0:
         with open(os.path.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:

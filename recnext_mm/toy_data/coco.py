@@ -196,7 +196,8 @@ def _make_split(out_dir: str, split: str, num_images: int, image_size: int, seed
 
 def make_toy_coco(out_dir: str = 'data/toy_coco', num_train: int = 600, num_val: int = 100,
                   image_size: int = 160, seed: int = 0, max_objects: int = 4,
-                  jpeg_quality: int = 92, splits: Optional[Sequence[str]] = None) -> Dict[str, object]:
+                  jpeg_quality: int = 92,
+                  splits: Optional[Sequence[str]] = None) -> Dict[str, object]:
     """Writes the toy instance-segmentation data set in the COCO layout.
 
     Args:
