@@ -1,0 +1,54 @@
+#!/usr/bin/env python
+"""Write the embedded toy instance-segmentation data set (COCO layout) for the toy detection config.
+
+    python tools/data/make_toy_coco.py                      # -> data/toy_coco/
+    python tools/data/make_toy_coco.py --out /tmp/toy --num-train 8 --num-val 4 --seed 1
+
+Then: python tools/train.py configs/detection/mask_rcnn_recnext_toy_coco.py
+"""
+import argparse
+import importlib.util
+import json
+import os.path as osp
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load_generator():
+    # Load the generator file on its own: importing the recnext_mm package would pull in torch
+    # and mmengine, which the generator does not need (it runs on numpy and OpenCV alone).
+    path = osp.join(ROOT, 'recnext_mm', 'toy_data', 'coco.py')
+    spec = importlib.util.spec_from_file_location('recnext_toy_coco', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_toy_coco
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--out', default='data/toy_coco', help='data root to write')
+    parser.add_argument('--num-train', type=int, default=600, help='training images')
+    parser.add_argument('--num-val', type=int, default=100, help='validation images')
+    parser.add_argument('--image-size', type=int, default=160, help='square image side (pixels)')
+    parser.add_argument('--max-objects', type=int, default=4, help='max objects per image')
+    parser.add_argument('--seed', type=int, default=0, help='same seed -> identical data set')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    stats = _load_generator()(args.out, num_train=args.num_train, num_val=args.num_val,
+                          image_size=args.image_size, seed=args.seed, max_objects=args.max_objects)
+    for split in ('train', 'val'):
+        s = stats[split]
+        print(f'{split}: {s["num_images"]} images, {s["num_instances"]} instances '
+              f'{json.dumps(s["instances_per_class"])} -> {s["ann_file"]}')
+    print(f'wrote {stats["root"]} in {time.time() - start:.1f} s')
+    return stats
+
+
+if __name__ == '__main__':
+    main()
