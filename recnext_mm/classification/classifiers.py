@@ -1,4 +1,4 @@
-"""mmpretrain classifiers for RecNeXt: strict / deploy-aware loading, and DeiT-style distillation."""
+"""mmpretrain classifiers for RecNeXt: strict, deploy-aware loading and DeiT-style distillation."""
 import copy
 import os.path as osp
 from collections import OrderedDict
@@ -74,8 +74,8 @@ class RecNeXtImageClassifier(ImageClassifier):
         if out_channels and in_channels is not None and in_channels != out_channels[-1]:
             raise ValueError(
                 f'head.in_channels={in_channels} but the backbone\'s last output has '
-                f'{out_channels[-1]} channels (arch {getattr(self.backbone, "arch", {}).get("family")}'
-                f', out_channels={out_channels}); set model.head.in_channels={out_channels[-1]}.')
+                f'{out_channels[-1]} channels ({_arch_text(self.backbone)}, out_channels='
+                f'{out_channels}); set model.head.in_channels={out_channels[-1]}.')
 
     @torch.no_grad()
     def switch_to_deploy(self) -> 'RecNeXtImageClassifier':
@@ -167,8 +167,8 @@ def _arch_text(module) -> str:
 def _head_text(head) -> str:
     if head is None:
         return 'none'
-    return f'{getattr(head, "num_classes", "?")} classes from {getattr(head, "in_channels", "?")} ' \
-           f'channels'
+    classes, channels = getattr(head, 'num_classes', '?'), getattr(head, 'in_channels', '?')
+    return f'{classes} classes from {channels} channels'
 
 
 class _Detached:
@@ -306,5 +306,9 @@ class RecNeXtDistillClassifier(RecNeXtImageClassifier):
             teacher.eval()
         with torch.no_grad():
             teacher_logits = teacher(inputs)
+        if teacher_logits.dim() != 2 or teacher_logits.shape[1] != self.head.num_classes:
+            raise ValueError(f'The teacher returns {tuple(teacher_logits.shape)} but the student '
+                             f'has {self.head.num_classes} classes; the teacher must output '
+                             f'(N, {self.head.num_classes}) logits (set its num_classes).')
         return self.head.loss(feats, data_samples, teacher_logits=teacher_logits, alpha=self.alpha,
                               distill_type=self.distill_type, tau=self.tau)

@@ -1,9 +1,9 @@
 """A small, deterministic image-classification set in the ImageNet folder layout.
 
 Each image shows one shape class (a disc, a cross, a square, horizontal or vertical stripes, a
-triangle) in a random colour, size and position over a noisy, randomly tinted background. The classes
-are visibly different, so a small network trained from scratch separates them within minutes on a
-CPU, while colours, positions and noise keep it from being trivial.
+triangle) in a random colour, size and position over a noisy, randomly tinted background. The
+classes are visibly different, so a small network trained from scratch separates them within
+minutes on a CPU, while colours, positions and noise keep it from being trivial.
 
 Layout written (the one ``mmpretrain.datasets.ImageNet`` reads)::
 
@@ -40,7 +40,7 @@ def _colours(rng: np.random.Generator):
 
 
 def _background(rng: np.random.Generator, size: int, colour: np.ndarray) -> np.ndarray:
-    # A linear tint gradient plus pixel noise, so that flat colour alone does not tell classes apart.
+    # A linear tint gradient plus pixel noise, so that flat colour does not tell classes apart.
     ramp = np.linspace(-1, 1, size, dtype=np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     grad = np.cos(angle) * ramp[None, :] + np.sin(angle) * ramp[:, None]
@@ -55,14 +55,15 @@ def _shape_mask(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
     half = extent / 2
     margin = 0.08 * size
     cx, cy = rng.uniform(margin + half, size - margin - half, size=2)
+    x0, y0, x1, y1 = int(cx - half), int(cy - half), int(cx + half), int(cy + half)
     if name == 'circle':
         cv2.circle(mask, (int(cx), int(cy)), int(half), 255, -1, cv2.LINE_AA)
     elif name == 'square':
-        cv2.rectangle(mask, (int(cx - half), int(cy - half)), (int(cx + half), int(cy + half)), 255, -1)
+        cv2.rectangle(mask, (x0, y0), (x1, y1), 255, -1)
     elif name == 'cross':
         bar = max(int(extent * rng.uniform(0.22, 0.32) / 2), 2)
-        cv2.rectangle(mask, (int(cx - half), int(cy) - bar), (int(cx + half), int(cy) + bar), 255, -1)
-        cv2.rectangle(mask, (int(cx) - bar, int(cy - half)), (int(cx) + bar, int(cy + half)), 255, -1)
+        cv2.rectangle(mask, (x0, int(cy) - bar), (x1, int(cy) + bar), 255, -1)
+        cv2.rectangle(mask, (int(cx) - bar, y0), (int(cx) + bar, y1), 255, -1)
     elif name == 'triangle':
         pts = np.array([[cx, cy - half], [cx - half, cy + half], [cx + half, cy + half]], np.int32)
         cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA)
@@ -71,8 +72,6 @@ def _shape_mask(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
         coords = np.arange(size, dtype=np.float32) + rng.uniform(0, period)
         stripes = ((coords // (period / 2)) % 2 == 0).astype(np.uint8) * 255
         patch = np.zeros((size, size), np.uint8)
-        x0, x1 = int(cx - half), int(cx + half)
-        y0, y1 = int(cy - half), int(cy + half)
         if name == 'stripes_h':
             patch[:, :] = stripes[:, None]
         else:
