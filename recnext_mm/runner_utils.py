@@ -83,14 +83,25 @@ def check_data(cfg: Config, splits=('train', 'val', 'test')) -> None:
             for value in prefix.values():
                 if isinstance(value, str) and value:
                     paths.append(osp.join(root, value))
+            layout = EXPECTED_LAYOUT[task].format(root=root or '<data_root>')
             for path in paths:
                 if '://' in path or osp.exists(path):
                     continue
-                layout = EXPECTED_LAYOUT[task].format(root=root or '<data_root>')
                 raise FileNotFoundError(
                     f'{split} data not found: {path!r} does not exist.\nExpected {layout}\n'
                     f'Or point the config elsewhere, e.g. --cfg-options '
                     f'{split}_dataloader.dataset.data_root=/path/to/data/')
+            if task == 'mmpretrain' and not ann and paths and not _has_images(paths[-1]):
+                raise FileNotFoundError(f'{split} image folder {paths[-1]!r} holds no images '
+                                        f'(.jpg, .jpeg, .png, ...).\nExpected {layout}')
+
+
+def _has_images(folder: str) -> bool:
+    extensions = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+    for _, _, files in os.walk(folder):
+        if any(f.lower().endswith(extensions) for f in files):
+            return True
+    return False
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:

@@ -444,6 +444,12 @@ def test_image_folder_without_images_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match='Found 0 files') as err:
         DATASETS.build(dataset)
     assert str(tmp_path / 'train') in str(err.value) and '.jpeg' in str(err.value)
+    # tools/train.py stops earlier, before any model is built
+    from recnext_mm.runner_utils import check_data
+    cfg = load_cfg('recnext_toy_in1k.py')
+    cfg.train_dataloader.dataset.data_root = str(tmp_path)
+    with pytest.raises(FileNotFoundError, match='holds no images'):
+        check_data(cfg, splits=('train', ))
 
 
 def test_in1k_configs_read_the_toy_set_through_its_annotation_lists(toy_data):
