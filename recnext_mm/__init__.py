@@ -8,7 +8,8 @@ Importing the package registers
 - weights-only loading of mmengine Runner checkpoints on torch >= 2.6 (see ``recnext_mm.safe_load``).
 
 It imports none of mmdet, mmseg or mmpretrain; their task-specific pieces live in
-``recnext_mm.classification`` / ``recnext_mm.datasets`` and load only when a config imports them.
+``recnext_mm.classification`` (head, classifiers) and ``recnext_mm.seg_transforms`` (label check)
+and load only when a config imports them through ``custom_imports``.
 """
 from . import safe_load  # noqa: F401  (before any Runner checkpoint is read)
 from .backbones import ARCH_SETTINGS, RecNeXt, get_arch, switch_to_deploy

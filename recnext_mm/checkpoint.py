@@ -40,6 +40,9 @@ def read_checkpoint(path: str, map_location='cpu') -> dict:
     try:
         ckpt = CheckpointLoader.load_checkpoint(path, map_location=map_location)
     except pickle.UnpicklingError as err:
+        if 'global' not in str(err).lower():  # garbage rather than a disallowed object
+            raise CheckpointError(f'{path!r} is not a readable torch checkpoint (corrupt, or '
+                                  f'another file format).') from err
         raise CheckpointError(
             f'{path!r} holds Python objects that weights-only loading refuses ({err}). If you trust '
             f'the file, convert it once with `python tools/convert_checkpoint.py SRC DST '

@@ -93,8 +93,11 @@ def convert_checkpoint(src: str, dst: str, task: Optional[str] = None, to_offici
     meta = dict(converted_from=fmt, source=str(src), recnext_mm_version=__version__)
     src_meta = ckpt.get('meta') or {}
     classes = src_meta.get('CLASSES') or src_meta.get('classes')
+    palette = src_meta.get('PALETTE') or src_meta.get('palette')
     if classes:
         meta['dataset_meta'] = dict(classes=tuple(classes))
+        if palette:
+            meta['dataset_meta']['palette'] = [tuple(color) for color in palette]
     if config is not None:
         verify_loads(config, state)
     torch.save({'meta': meta, 'state_dict': state}, dst)

@@ -105,9 +105,12 @@ def _has_images(folder: str) -> bool:
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
-    """Turns on the task's visualization hook so test predictions are drawn into ``show_dir``."""
+    """Turns on the task's visualization hook so test predictions are drawn into ``show_dir``
+    (relative paths: below the work dir)."""
     task = task_of(cfg)
     hooks = cfg.setdefault('default_hooks', ConfigDict())
+    if task != 'mmdet':  # mmdet's hook puts test_out_dir under work_dir/<timestamp> itself
+        show_dir = osp.join(cfg.work_dir, show_dir)
     if task == 'mmdet':
         hooks['visualization'] = dict(type='DetVisualizationHook', draw=True, test_out_dir=show_dir)
     elif task == 'mmseg':

@@ -401,6 +401,10 @@ def test_pretrained_that_loads_nothing_is_an_error(tmp_path):
     missing = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'no.pth')))
     with pytest.raises(CheckpointError, match='not found'):
         missing.init_weights()
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(CheckpointError, match='not a readable torch checkpoint'):
+        RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(garbage))).init_weights()
 
 
 def test_pretrained_refuses_arbitrary_pickled_objects(tmp_path):

@@ -1,15 +1,20 @@
 # Semantic FPN with a small RecNeXt-M0 backbone on the embedded toy set (5 classes, ADE20K layout),
-# trained from scratch: the M3 ADE20K recipe scaled down so that it learns on a CPU in minutes.
+# trained from scratch: the M3 ADE20K recipe scaled down so that it learns on a CPU in about a minute.
 #   python tools/data/make_toy_ade.py                       # writes data/toy_ade (about 2 MB)
 #   python tools/train.py configs/segmentation/fpn_recnext_toy_ade.py
 #   python tools/test.py configs/segmentation/fpn_recnext_toy_ade.py \
-#       work_dirs/fpn_recnext_toy_ade/iter_1200.pth --show-dir vis
+#       work_dirs/fpn_recnext_toy_ade/iter_200.pth --show-dir vis
+# Measured on the 2-core CPU: about 0.2 s per iteration when the machine is otherwise idle, val mIoU
+# about 79 after 100 and 90 after 200 iterations. On a busy machine `OMP_NUM_THREADS=1` is several
+# times faster than the default two threads, which stall waiting for each other.
 # Changes from the M3 recipe and why:
-# - arch m0, no ImageNet init (no downloads), plain BN (one process); FPN/head 64 channels instead of
-#   256/128, since 5 simple classes need far less width and the CPU time goes mostly to the neck/head.
-# - 128x128 crops from images about 160x128; lr 2e-3 with a short warmup (from scratch, tiny batch).
-# - The classes come from the dataset metainfo (BaseSegDataset: the ADE20KDataset type would try to
-#   map them onto its 150 ADE classes), with reduce_zero_label=True as for ADE20K.
+# - arch m0 without ImageNet init (nothing is downloaded); plain BN (a CPU run has one process);
+#   FPN/head 32 channels instead of 256/128: 5 simple classes need far less width, and at full width
+#   the stride-4 neck/head would cost more CPU time than the backbone.
+# - 128x128 crops from images of about 160x128 (resize ratio 0.75-1.5); 200 iterations of 8 images;
+#   lr 2e-3 with a 50-iteration warmup (from scratch, small batch), then poly decay.
+# - The classes come from the dataset metainfo with the generic BaseSegDataset (ADE20KDataset would
+#   try to map them onto its 150 ADE classes), with reduce_zero_label=True as for ADE20K.
 _base_ = './fpn_recnext_m3_ade20k.py'
 
 classes = ('ground', 'disc', 'box', 'triangle', 'stripes')  # = recnext_mm.toy_data.ade.CLASSES
@@ -23,8 +28,8 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(arch='m0', norm_cfg=norm_cfg, init_cfg=None),
-    neck=dict(in_channels=[40, 80, 160, 320], out_channels=64),
-    decode_head=dict(in_channels=[64, 64, 64, 64], channels=64, num_classes=num_classes,
+    neck=dict(in_channels=[40, 80, 160, 320], out_channels=32),
+    decode_head=dict(in_channels=[32, 32, 32, 32], channels=32, num_classes=num_classes,
                      norm_cfg=norm_cfg))
 
 train_pipeline = [
@@ -46,7 +51,7 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 toy_dataset = dict(
-    _delete_=True,
+    _delete_=True,  # nothing of the ADE20KDataset entries of the base carries over
     type='BaseSegDataset',
     data_root=data_root,
     metainfo=metainfo,
@@ -57,20 +62,22 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=1,
     persistent_workers=True,
-    dataset=dict(toy_dataset, data_prefix=dict(img_path='images/training',
-                                           seg_map_path='annotations/training'),
-                 pipeline=train_pipeline))
+    dataset=dict(
+        toy_dataset,
+        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
     num_workers=1,
     persistent_workers=True,
-    dataset=dict(toy_dataset, data_prefix=dict(img_path='images/validation',
-                                           seg_map_path='annotations/validation'),
-                 pipeline=test_pipeline))
+    dataset=dict(
+        toy_dataset,
+        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=0.01))
-max_iters = 1200
+max_iters = 200
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=50, end=max_iters, by_epoch=False),

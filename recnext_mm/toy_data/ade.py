@@ -113,7 +113,17 @@ def _stripe_texture(rng: np.random.Generator, height: int, width: int) -> np.nda
 
 
 def make_sample(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Draws one image (BGR uint8) and its annotation (uint8, 0 = unlabelled, 1..N = classes)."""
+    """Draws one sample of the toy set.
+
+    Args:
+        seed (int): Seed of the whole set.
+        split (str): ``'training'`` or ``'validation'``.
+        index (int): Index of the sample in its split.
+
+    Returns:
+        tuple: The image (BGR, uint8, HxWx3, H in 112-144, W in 144-192) and its annotation
+        (uint8, HxW; 0 = unlabelled, i + 1 = ``CLASSES[i]``).
+    """
     rng = _rng(seed, split, index)
     height = int(rng.integers(112, 145))
     width = int(rng.integers(144, 193))
@@ -140,9 +150,19 @@ def make_sample(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarr
 
 
 def make_toy_ade(out: str, seed: int = 0, num_train: int = 96, num_val: int = 24) -> Dict[str, int]:
-    """Writes the toy set under ``out`` (see the module docstring); returns the count per split.
+    """Writes the toy set under ``out`` in the ADE20K layout (see the module docstring).
 
-    Existing files of the same names are overwritten, so the result is the same whatever was there.
+    Existing files of the same names are overwritten. The annotations written are checked with
+    :func:`check_ade_labels`.
+
+    Args:
+        out (str): Root folder (created if needed).
+        seed (int): Seed of the set; the same seed gives byte-identical files.
+        num_train (int): Number of training images.
+        num_val (int): Number of validation images.
+
+    Returns:
+        dict: Number of images per split (``training``, ``validation``).
     """
     counts = {'training': num_train, 'validation': num_val}
     for split, count in counts.items():
@@ -180,7 +200,16 @@ def check_ade_labels(root: str, num_classes: int,
     """Checks that every annotation PNG under ``root`` holds only ADE20K-style values.
 
     Valid values are ``0`` (unlabelled) and ``1..num_classes``; anything else would become a wrong
-    class or an out-of-range target after ``reduce_zero_label``. Returns the number of files checked.
+    class or an out-of-range target after ``reduce_zero_label``. Works on any data set in the ADE20K
+    layout, e.g. ``check_ade_labels('data/ade/ADEChallengeData2016', 150)``.
+
+    Args:
+        root (str): Data root holding ``annotations/<split>/*.png``.
+        num_classes (int): Number of classes (the largest valid value).
+        splits (Iterable[str]): Sub-folders of ``annotations`` to check.
+
+    Returns:
+        int: The number of files checked.
 
     Raises:
         FileNotFoundError: an annotation folder is missing.
@@ -198,8 +227,9 @@ def check_ade_labels(root: str, num_classes: int,
             bad.append(f'{path}: values {values[values > num_classes].tolist()}')
     if bad:
         raise ValueError(
-            f'{len(bad)} of {len(files)} annotations under {root!r} hold labels outside 0..{num_classes} '
-            f'(0 = unlabelled, 1..{num_classes} = classes):\n  ' + '\n  '.join(bad[:5]) +
+            f'{len(bad)} of {len(files)} annotations under {root!r} hold labels outside '
+            f'0..{num_classes} (0 = unlabelled, 1..{num_classes} = classes):\n  ' +
+            '\n  '.join(bad[:5]) +
             f'\nFix the annotations, or set num_classes (decode_head.num_classes and the dataset '
             f'classes) to cover them.')
     return len(files)
