@@ -455,24 +455,25 @@ class RecNeXtStage(nn.Module):
         self.partial = any(isinstance(b, PartialChannelBlock) for b in self.blocks)
         self.with_cp = with_cp
 
-    def _run(self, fn, *args):
-        if self.with_cp and args[0].requires_grad:
-            return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
-        return fn(*args)
+    @staticmethod
+    def _checkpointed(fn, *args):
+        return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
 
     def forward(self, x):
-        x = self._run(self.downsample, x)
+        # Plain calls unless checkpointing is on and gradients flow (inference stays lean).
+        run = self._checkpointed if self.with_cp and x.requires_grad else lambda fn, *a: fn(*a)
+        x = run(self.downsample, x)
         if not self.partial:
             for block in self.blocks:
-                x = self._run(block, x)
+                x = run(block, x)
             return x
         shared_parts: List[torch.Tensor] = []
         for block in self.blocks:
             if block.is_share_block:
-                x, _ = self._run(block, x, torch.cat(shared_parts, dim=1))
+                x, _ = run(block, x, torch.cat(shared_parts, dim=1))
                 shared_parts = []
             else:
-                x, mixed = self._run(block, x)
+                x, mixed = run(block, x)
                 shared_parts.append(mixed)
         return x
 

@@ -50,7 +50,7 @@ from model_utils import (FORMS, ModelSpec, build, count_macs, count_params,  # n
                          parse_shape, parse_spec)
 
 RESULT_FIELDS = ('model', 'kind', 'form', 'input', 'batch', 'threads', 'device', 'dtype',
-                 'channels_last', 'compile', 'median_ms', 'p25_ms', 'p75_ms', 'iqr_ms', 'min_ms',
+                 'channels_last', 'compile', 'jit', 'median_ms', 'p25_ms', 'p75_ms', 'iqr_ms', 'min_ms',
                  'max_ms', 'mean_ms', 'n', 'img_per_s', 'gmacs', 'ms_per_gmac', 'params', 'notes',
                  'times_ms')
 
@@ -155,6 +155,14 @@ def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
                     setattr(module, part, torch.compile(getattr(module, part)))
         else:
             run = torch.compile(module)
+    elif args.jit:
+        if spec.kind == 'config':
+            raise ValueError('--jit is for backbones and classifiers, not full detectors/segmentors')
+        # TorchScript trace + freeze: the graph runs without Python overhead (the official release
+        # ships its fused models as TorchScript too). Traced at batch 1; shapes stay dynamic.
+        example = make_input(1, shape, args, device)
+        with torch.inference_mode():
+            run = torch.jit.freeze(torch.jit.trace(module.eval(), example))
     notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
     return Entry(spec, form, shape, count_params(built.module), gmacs, notes, module, run)
 
@@ -207,7 +215,8 @@ def summarize(e: Entry, batch: int, args, device) -> Dict:
     row = dict(model=e.label, kind=e.spec.kind, form=e.form, input=list(e.shape), batch=batch,
                threads=torch.get_num_threads() if device.type == 'cpu' else None,
                device=str(device), dtype='bf16-autocast' if args.bf16 else 'fp32',
-               channels_last=args.channels_last, compile=args.compile, params=e.params,
+               channels_last=args.channels_last, compile=args.compile, jit=args.jit,
+               params=e.params,
                gmacs=e.gmacs, notes=e.notes)
     times = e.times.get(batch) or []
     if e.error or not times:
@@ -294,6 +303,8 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true', help='channels_last memory format')
     parser.add_argument('--bf16', action='store_true', help='bfloat16 autocast')
     parser.add_argument('--compile', action='store_true', help='torch.compile each model')
+    parser.add_argument('--jit', action='store_true',
+                        help='TorchScript trace + freeze each model (backbones/classifiers)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed calls first (default 10)')
     parser.add_argument('--repeats', type=int, default=30, help='timed calls at least (default 30)')
     parser.add_argument('--min-time', type=float, default=0.,
@@ -363,6 +374,7 @@ def main(argv=None) -> int:
     print(f'torch {env["torch"]}, {env["cpu"]}, device {device}, threads {env["torch_threads"]}, '
           f'{"bf16 autocast" if args.bf16 else "fp32"}'
           f'{", channels_last" if args.channels_last else ""}{", compiled" if args.compile else ""}'
+          f'{", TorchScript-frozen" if args.jit else ""}'
           f', warmup {args.warmup}, repeats >= {args.repeats}, block {args.block}, '
           f'interleave {args.interleave}\n')
     print(markdown(results, ratios))
