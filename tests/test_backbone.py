@@ -13,7 +13,8 @@ from recnext_mm import RecNeXt, RecNeXtClassifier
 from recnext_mm.backbones.layers import LinearAttention, switch_to_deploy
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
 from recnext_mm.checkpoint import CheckpointError
-from utils import GOLDEN, golden_input, reference, reference_layout, sample_indices, seeded_state_dict
+from utils import (GOLDEN, golden_input, model_layout, reference, reference_layout, sample_indices,
+                   seeded_state_dict)
 
 ALL_ARCHS = list(ARCH_SETTINGS)
 REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # one per family, the small ones
@@ -247,7 +248,7 @@ def test_same_outputs_as_official_implementation(arch):
     """tests/data/official_outputs.pt was recorded from github.com/suous/RecNeXt's model files
     (tools/dev/make_official_golden.py) with the same seeded weights in the release layout."""
     golden = torch.load(GOLDEN, weights_only=True)
-    state = seeded_state_dict(reference_layout(arch))
+    state = seeded_state_dict(model_layout(arch))
     x = golden_input()
     timm_model = RecNeXtClassifier(arch).eval()
     timm_model.load_state_dict(state, strict=True)
@@ -338,7 +339,7 @@ def test_timm_features_only():
 
 # ---------------------------------------------------------------- checkpoints
 def _release_file(tmp_path, arch, name='release.pth'):
-    state = seeded_state_dict(reference_layout(arch))
+    state = seeded_state_dict(model_layout(arch))
     path = tmp_path / name
     torch.save({'model': state}, path)
     return str(path), state
@@ -358,7 +359,7 @@ def test_pretrained_official_release_file(tmp_path):
 
 
 def test_pretrained_mmengine_checkpoint_with_backbone_prefix(tmp_path):
-    state = seeded_state_dict(reference_layout('a0'))
+    state = seeded_state_dict(model_layout('a0'))
     wrapped = {f'backbone.{k}': v for k, v in state.items() if not k.startswith('head.')}
     wrapped['neck.lateral_convs.0.conv.weight'] = torch.zeros(256, 40, 1, 1)
     path = tmp_path / 'detector.pth'
@@ -369,7 +370,7 @@ def test_pretrained_mmengine_checkpoint_with_backbone_prefix(tmp_path):
 
 
 def test_pretrained_plain_state_dict_into_deploy_backbone(tmp_path):
-    state = seeded_state_dict(reference_layout('t'))
+    state = seeded_state_dict(model_layout('t'))
     path = tmp_path / 'plain.pth'
     torch.save({k: v for k, v in state.items() if not k.startswith('head.')}, path)
     train_form = RecNeXt('t').eval()

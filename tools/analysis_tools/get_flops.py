@@ -18,7 +18,7 @@ keeps the BatchNorm after each RecConv and downsampling conv; its counts equal t
 
 ``--all`` exits with status 1 when any count differs from ``measured_official_impl`` of the
 reference file (``--reference``, default $RECNEXT_REFERENCE or
-/work/shared/reference/recnext_reference.json).
+../shared/reference/recnext_reference.json beside the checkout).
 """
 import argparse
 import os.path as osp

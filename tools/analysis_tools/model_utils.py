@@ -44,8 +44,11 @@ from recnext_mm.backbones.recnext import ARCH_SETTINGS, RecNeXt, get_arch  # noq
 from recnext_mm.timm_models import RecNeXtClassifier  # noqa: E402
 
 FORMS = ('train', 'deploy', 'official')
-DEFAULT_REFERENCE = os.environ.get('RECNEXT_REFERENCE',
-                                   '/work/shared/reference/recnext_reference.json')
+# The measured facts about the official release live beside the checkout (../shared/reference).
+DEFAULT_REFERENCE = os.environ.get(
+    'RECNEXT_REFERENCE',
+    osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..', 'shared',
+             'reference', 'recnext_reference.json'))
 # Default input sizes (H, W) per kind of model.
 DEFAULT_SHAPES = {'backbone': (224, 224), 'classifier': (224, 224), 'timm': (224, 224),
                   'official': (224, 224), 'detection': (800, 1280), 'segmentation': (512, 512),
