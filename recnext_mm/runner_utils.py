@@ -5,7 +5,7 @@ which the downstream packages' ``default_runtime`` bases set.
 """
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import List
 
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: F401  (re-exported for tools)
 

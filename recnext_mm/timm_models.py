@@ -9,7 +9,7 @@ Registered in timm's model registry when ``recnext_mm`` is imported::
 The network is assembled by :func:`recnext_mm.backbones.recnext.build_trunk`, the same code the
 mmengine backbone uses; the state dict is the official release layout.
 """
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Union
 
 import torch
 import torch.nn as nn

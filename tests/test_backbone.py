@@ -314,8 +314,6 @@ def test_timm_distillation_heads_and_fuse():
     assert isinstance(out, tuple) and len(out) == 2 and out[0].shape == (2, 1000)
     model.eval()
     with torch.no_grad():
-        head, head_dist = model.head.head(model.forward_head(model.forward_features(x),
-                                                             pre_logits=True)), None
         feats = model.forward_head(model.forward_features(x), pre_logits=True)
         expected = (model.head.head(feats) + model.head.head_dist(feats)) / 2
         averaged = model(x)

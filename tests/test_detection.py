@@ -14,29 +14,16 @@ import numpy as np
 import pytest
 import torch
 
-from utils import REPO
+from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from utils import REPO, load_toy_module
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'detection')
 COCO_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'mask_rcnn_recnext_*_coco.py')))
 COCO_CONFIGS = [p for p in COCO_CONFIGS if not p.endswith('_toy_coco.py')]
 TOY_CONFIG = osp.join(CONFIG_DIR, 'mask_rcnn_recnext_toy_coco.py')
 PYTHON = sys.executable
-# Channels of the backbone stages by arch, i.e. the FPN in_channels a config must use.
-ARCH_CHANNELS = {'m3': [64, 128, 256, 512], 'm4': [64, 128, 256, 512], 'm5': [80, 160, 320, 640],
-                 'a3': [64, 128, 256, 512], 'a4': [64, 128, 256, 512], 'a5': [80, 160, 320, 640],
-                 'm0': [40, 80, 160, 320], 'a0': [40, 80, 160, 320]}
-
-
-def _load_generator():
-    """The toy generator loaded by path, as tools/data/make_toy_coco.py does."""
-    path = osp.join(REPO, 'recnext_mm', 'toy_data', 'coco.py')
-    spec = importlib.util.spec_from_file_location('toy_coco_under_test', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-toy = _load_generator()
+ARCH_CHANNELS = {arch: list(s['embed_dims']) for arch, s in ARCH_SETTINGS.items()}
+toy = load_toy_module('coco')
 
 
 def _data_options(root):

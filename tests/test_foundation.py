@@ -107,7 +107,6 @@ def test_runner_resume_matches_uninterrupted_run(tmp_path):
 def test_weights_only_protection_is_kept(tmp_path):
     import pickle
 
-    import recnext_mm  # noqa: F401  (installs the allow-list)
     from mmengine.runner import load_checkpoint
 
     class Payload:

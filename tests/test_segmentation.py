@@ -1,7 +1,6 @@
 """Semantic FPN configs on ADE20K, the toy ADE20K-layout set, checkpoints and data checks."""
 import glob
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -13,29 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from utils import REPO
+from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from utils import REPO, load_toy_module
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'segmentation')
 ADE_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'fpn_recnext_*_ade20k.py')))
 TOY_CONFIG = osp.join(CONFIG_DIR, 'fpn_recnext_toy_ade.py')
 ALL_CONFIGS = ADE_CONFIGS + [TOY_CONFIG]
 PYTHON = sys.executable
-# Channels of the backbone stages by arch, i.e. the FPN in_channels a config must use.
-ARCH_CHANNELS = {'m3': [64, 128, 256, 512], 'm4': [64, 128, 256, 512], 'm5': [80, 160, 320, 640],
-                 'a3': [64, 128, 256, 512], 'a4': [64, 128, 256, 512], 'a5': [80, 160, 320, 640],
-                 'm0': [40, 80, 160, 320], 'a0': [40, 80, 160, 320]}
-
-
-def _load_generator():
-    """The toy generator loaded by path, as tools/data/make_toy_ade.py does."""
-    path = osp.join(REPO, 'recnext_mm', 'toy_data', 'ade.py')
-    spec = importlib.util.spec_from_file_location('toy_ade_under_test', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-toy = _load_generator()
+ARCH_CHANNELS = {arch: list(s['embed_dims']) for arch, s in ARCH_SETTINGS.items()}
+toy = load_toy_module('ade')
 
 
 def _config(path, data_root=None):

@@ -74,3 +74,11 @@ def model_layout(arch):
     """``{key: shape}`` of our timm model of ``arch`` (equal to the release layout: tested)."""
     from recnext_mm import RecNeXtClassifier
     return OrderedDict((k, tuple(v.shape)) for k, v in RecNeXtClassifier(arch).state_dict().items())
+
+
+def load_toy_module(name):
+    """A toy data generator loaded by path, as the tools/data scripts do."""
+    import sys
+    sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
+    from toy_loader import load_toy_module as load
+    return load(name)

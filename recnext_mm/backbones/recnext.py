@@ -10,7 +10,6 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm

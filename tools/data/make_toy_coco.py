@@ -7,22 +7,13 @@
 Then: python tools/train.py configs/detection/mask_rcnn_recnext_toy_coco.py
 """
 import argparse
-import importlib.util
 import json
 import os.path as osp
+import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _load_generator():
-    # Load the generator file on its own: importing the recnext_mm package would pull in torch
-    # and mmengine, which the generator does not need (it runs on numpy and OpenCV alone).
-    path = osp.join(ROOT, 'recnext_mm', 'toy_data', 'coco.py')
-    spec = importlib.util.spec_from_file_location('recnext_toy_coco', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_toy_coco
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # also when imported as a module
+from toy_loader import load_toy_module  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,7 +31,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
-    stats = _load_generator()(args.out, num_train=args.num_train, num_val=args.num_val,
+    stats = load_toy_module('coco').make_toy_coco(args.out, num_train=args.num_train, num_val=args.num_val,
                           image_size=args.image_size, seed=args.seed, max_objects=args.max_objects)
     for split in ('train', 'val'):
         s = stats[split]

@@ -8,23 +8,15 @@ The set trains configs/classification/recnext_toy_in1k.py on a CPU in minutes. O
 are needed (the generator module is loaded by path, without importing the mm packages).
 """
 import argparse
-import importlib.util
 import os.path as osp
+import sys
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _generator():
-    # Loaded by path: importing the recnext_mm package would pull in torch, timm and mmengine.
-    path = osp.join(ROOT, 'recnext_mm', 'toy_data', 'imagenet.py')
-    spec = importlib.util.spec_from_file_location('_toy_imagenet', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # also when imported as a module
+from toy_loader import load_toy_module  # noqa: E402
 
 
 def main(argv=None):
-    gen = _generator()
+    gen = load_toy_module('imagenet')
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default='data/toy_imagenet',
