@@ -217,8 +217,12 @@ def test_toy_dataset_loads_through_the_config_pipelines(tmp_path):
     val = DATASETS.build(cfg.val_dataloader.dataset)
     assert (len(train), len(val)) == (4, 2)
     assert train.metainfo['classes'] == toy.CLASSES
-    sample = train[0]['data_samples']
-    assert tuple(sample.gt_sem_seg.shape) == cfg.crop_size
+    item = train[0]
+    sample = item['data_samples']
+    # Random resize then crop: at most crop_size (the data preprocessor pads smaller crops).
+    assert all(s <= c for s, c in zip(sample.gt_sem_seg.shape, cfg.crop_size))
+    assert tuple(sample.gt_sem_seg.shape) == tuple(item['inputs'].shape[-2:])
+    assert tuple(cfg.model.data_preprocessor.size) == tuple(cfg.crop_size)
     values = set(sample.gt_sem_seg.data.unique().tolist())
     assert values <= set(range(toy.NUM_CLASSES)) | {255}  # reduce_zero_label: 0 -> 255, k -> k-1
     val_sample = val[0]['data_samples']
