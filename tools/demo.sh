@@ -24,9 +24,10 @@ run_task() {  # name, data generator, config
   echo "==> [$name] training took $((SECONDS - start)) s"
   echo "==> [$name] testing the last checkpoint"
   "$PY" tools/test.py "$config" "$(cat "$work/last_checkpoint")" --show-dir vis
-  echo "==> [$name] metrics: $(cat "$work/test_metrics.json")"
-  echo "==> [$name] pictures: $(find "$work" -path '*vis*' -name '*.png' -o -path '*vis*' -name '*.jpg' | head -3 | tr '\n' ' ')"
+  echo "==> [$name] pictures: $(find "$work" -path '*vis*' \( -name '*.png' -o -name '*.jpg' \) | head -3 | tr '\n' ' ')"
+  SUMMARY+=("$name|$((SECONDS - start))|$work/test_metrics.json")
 }
+SUMMARY=()
 
 for task in "${TASKS[@]}"; do
   case "$task" in
@@ -35,4 +36,17 @@ for task in "${TASKS[@]}"; do
     cls) run_task classification tools/data/make_toy_imagenet.py configs/classification/recnext_toy_in1k.py ;;
     *) echo "unknown task '$task' (det, seg, cls)" >&2; exit 2 ;;
   esac
+done
+
+echo
+echo "==> summary (training + test seconds, key metrics)"
+for entry in "${SUMMARY[@]}"; do
+  IFS='|' read -r name seconds metrics <<< "$entry"
+  "$PY" - "$name" "$seconds" "$metrics" <<'PYEOF'
+import json, sys
+name, seconds, path = sys.argv[1:]
+metrics = json.load(open(path))
+keys = [k for k in ('coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'accuracy/top1') if k in metrics]
+print(f'  {name:15s} {int(seconds):4d} s  ' + '  '.join(f'{k} {metrics[k]:.3f}' for k in keys))
+PYEOF
 done
