@@ -66,8 +66,13 @@ class RecNeXtClassifier(nn.Module):
         self.head = DualHead(channels[-1], num_classes, distillation, drop_rate, deploy=deploy)
         self.deploy = deploy
         self.channels_last = False
-        if deploy if channels_last is None else channels_last:
+        if (self.prefers_channels_last and deploy) if channels_last is None else channels_last:
             self.use_channels_last()
+
+    @property
+    def prefers_channels_last(self) -> bool:
+        """channels_last measured faster on CPU for the M and A series, slower for LSNet-style."""
+        return self.arch['family'] in ('recconv', 'recattn')
 
     def use_channels_last(self):
         """Keeps weights and activations in channels_last memory format (faster on CPU)."""
@@ -130,13 +135,13 @@ class RecNeXtClassifier(nn.Module):
         return take
 
     @torch.no_grad()
-    def fuse(self, channels_last=True):
+    def fuse(self, channels_last=None):
         """Folds BatchNorms, RepVGG branches and the two heads into single layers (idempotent);
-        by default also switches to channels_last memory format."""
+        ``channels_last`` (default: where it is faster) switches the memory format."""
         if not self.deploy:
             switch_to_deploy(self)
             self.deploy = True
-        if channels_last:
+        if self.prefers_channels_last if channels_last is None else channels_last:
             self.use_channels_last()
         return self
 

@@ -220,9 +220,11 @@ def test_deploy_equality_and_fused_state_dict_round_trip(arch):
 def test_deploy_channels_last_matches_nchw(arch):
     nchw = randomize_norms(RecNeXt(arch)).eval()
     nchw.switch_to_deploy(channels_last=False)
-    fast = RecNeXt(arch, deploy=True).eval()
+    fast = RecNeXt(arch, deploy=True, channels_last=True).eval()
     fast.load_state_dict(nchw.state_dict())
     assert fast.channels_last and not nchw.channels_last
+    # default: channels_last where it measured faster (M and A series), NCHW for LSNet-style
+    assert RecNeXt(arch, deploy=True).channels_last == (arch[0] in 'ma')
     x = torch.rand(2, 3, 64, 96)
     with torch.no_grad():
         for a, b in zip(fast(x), nchw(x)):

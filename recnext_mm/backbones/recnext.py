@@ -190,8 +190,9 @@ class RecNeXt(BaseModule):
         deploy (bool): Build the fused inference form (every Conv+BN pair, the RepVGG branches and
             the standalone BatchNorms folded into convolutions). Defaults to False.
         channels_last (bool, optional): Run in channels_last memory format (inputs are converted;
-            outputs keep NCHW shape). Faster for the many depthwise convolutions on CPU. Defaults to
-            ``deploy``.
+            outputs keep NCHW shape). By default on in deploy form for the M and A series, where it
+            measured faster on CPU (many depthwise convolutions), and off for the LSNet-style family,
+            where it measured slower (channel slicing and concatenation).
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH_OR_URL[, prefix=...])``
             loads official release files (``{'model': ...}``), mmengine checkpoints
             (``{'state_dict': ...}`` with ``backbone.`` keys) or plain state dicts, and fails on
@@ -239,7 +240,7 @@ class RecNeXt(BaseModule):
         self.norm_eval = norm_eval
         self.deploy = deploy
         self.channels_last = False
-        if deploy if channels_last is None else channels_last:
+        if (self.prefers_channels_last and deploy) if channels_last is None else channels_last:
             self.use_channels_last()
         self._init_kwargs = dict(arch=self.arch, in_channels=in_channels, norm_cfg=norm_cfg,
                                  drop_path_rate=drop_path_rate)
@@ -273,14 +274,19 @@ class RecNeXt(BaseModule):
                     m.eval()
         return self
 
+    @property
+    def prefers_channels_last(self) -> bool:
+        """Whether the deploy form defaults to channels_last (see ``channels_last``)."""
+        return self.arch['family'] in ('recconv', 'recattn')
+
     @torch.no_grad()
-    def switch_to_deploy(self, channels_last=True):
-        """Folds every BatchNorm and RepVGG branch into convolutions (idempotent) and, by default,
-        switches to channels_last memory format."""
+    def switch_to_deploy(self, channels_last=None):
+        """Folds every BatchNorm and RepVGG branch into convolutions (idempotent); ``channels_last``
+        (default: where it is faster, see the class docs) switches the memory format."""
         if not self.deploy:
             switch_to_deploy(self)
             self.deploy = True
-        if channels_last:
+        if self.prefers_channels_last if channels_last is None else channels_last:
             self.use_channels_last()
 
     def use_channels_last(self):

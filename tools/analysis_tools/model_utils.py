@@ -225,7 +225,7 @@ def to_recnext_form(model: nn.Module, form: str) -> nn.Module:
         # Not root.switch_to_deploy(): that always folds the standalone norms.
         switch_to_deploy(root, fold_standalone_norms=form == 'deploy')
         root.deploy = True
-        if form == 'deploy' and hasattr(root, 'use_channels_last'):
+        if form == 'deploy' and getattr(root, 'prefers_channels_last', False):
             root.use_channels_last()  # part of our deploy form; the model converts its input
     # Other fusable parts outside the RecNeXt roots (e.g. the two-head mmpretrain classifier head),
     # skipping wrappers that contain a root: their switch_to_deploy would refold it.
