@@ -105,6 +105,16 @@ def backbone_state_dict(ckpt: dict, prefix: Optional[str] = None) -> Tuple[Dict[
     return state, fmt
 
 
+def compare_state_dicts(own: Dict[str, torch.Tensor], state: Dict[str, torch.Tensor]):
+    """Returns ``(missing, unexpected, mismatched)`` of checkpoint tensors ``state`` against a
+    model's state dict ``own``; mismatches read ``'key: checkpoint (shape) vs model (shape)'``."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+                  for k in own if k in state and state[k].shape != own[k].shape]
+    return missing, unexpected, mismatched
+
+
 def load_into(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> int:
     """Copies ``state`` into ``model``, requiring every parameter and buffer of ``model``.
 
@@ -115,9 +125,7 @@ def load_into(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> 
         CheckpointError: naming missing keys and shape mismatches.
     """
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                  for k in own if k in state and state[k].shape != own[k].shape]
+    missing, _, mismatched = compare_state_dicts(own, state)
     if missing or mismatched:
         lines = [f'Checkpoint {source} does not fit {type(model).__name__}'
                  f'{_arch_hint(model)}:']

@@ -19,7 +19,8 @@ from typing import Dict, Optional
 
 import torch
 
-from .checkpoint import CheckpointError, detect_format, model_state_dict, read_checkpoint
+from .checkpoint import (CheckpointError, compare_state_dicts, detect_format, model_state_dict,
+                         read_checkpoint)
 from .version import __version__
 
 
@@ -127,9 +128,7 @@ def verify_loads(config: str, state: Dict[str, torch.Tensor]) -> None:
         model = MODELS.build(model_cfg)
     own = model.state_dict()
     own = OrderedDict((k, v) for k, v in own.items() if not k.startswith('teacher.'))
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [k for k in own if k in state and own[k].shape != state[k].shape]
+    missing, unexpected, mismatched = compare_state_dicts(own, state)
     if missing or unexpected or mismatched:
         raise CheckpointError(
             f'The converted weights do not fit {config}: missing {missing[:5]} ({len(missing)}), '

@@ -11,7 +11,7 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..checkpoint import CheckpointError, model_state_dict, read_checkpoint
+from ..checkpoint import CheckpointError, compare_state_dicts, model_state_dict, read_checkpoint
 
 __all__ = ['RecNeXtImageClassifier', 'RecNeXtDistillClassifier', 'load_teacher_weights']
 
@@ -110,10 +110,8 @@ class RecNeXtImageClassifier(ImageClassifier):
             return  # absent or already fused: nothing to convert (the key check reports problems)
         twin = part.build_train_twin()
         own = twin.state_dict()
-        missing = [k for k in own if k not in sub and not k.endswith('num_batches_tracked')]
-        unexpected = [k for k in sub if k not in own]
-        mismatched = [f'{k}: {tuple(sub[k].shape)} vs {tuple(own[k].shape)}'
-                      for k in own if k in sub and sub[k].shape != own[k].shape]
+        missing, unexpected, mismatched = compare_state_dicts(own, sub)
+        missing = [k for k in missing if not k.endswith('num_batches_tracked')]
         if missing or unexpected or mismatched:
             raise CheckpointError(
                 f'The training-form {name} weights of this checkpoint do not fit the {name} '
@@ -134,11 +132,11 @@ class RecNeXtImageClassifier(ImageClassifier):
     def _verify_state_dict(self, state_dict, prefix: str):
         own = OrderedDict((prefix + k, v) for k, v in self.state_dict().items())
         incoming = [k for k in state_dict if k.startswith(prefix)]
-        missing = [k for k in own if k not in state_dict and not k.endswith('num_batches_tracked')]
+        missing, unexpected, mismatched = compare_state_dicts(
+            own, OrderedDict((k, state_dict[k]) for k in incoming))
+        missing = [k for k in missing if not k.endswith('num_batches_tracked')]
         # Teachers of distillation runs are never part of the student; tolerate foreign copies.
-        unexpected = [k for k in incoming if k not in own and not k.startswith(prefix + 'teacher.')]
-        mismatched = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}'
-                      for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
+        unexpected = [k for k in unexpected if not k.startswith(prefix + 'teacher.')]
         if not (missing or unexpected or mismatched):
             return
         hint = ''
@@ -209,10 +207,7 @@ def load_teacher_weights(teacher: nn.Module, checkpoint: Optional[str]) -> int:
     state = model_state_dict(read_checkpoint(checkpoint))
     state = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
     own = teacher.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs teacher {tuple(own[k].shape)}'
-                  for k in own if k in state and state[k].shape != own[k].shape]
+    missing, unexpected, mismatched = compare_state_dicts(own, state)
     if missing or unexpected or mismatched:
         raise CheckpointError(
             f'Teacher checkpoint {checkpoint!r} does not fit the teacher '
