@@ -84,6 +84,11 @@ def model_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
     return ckpt['state_dict']
 
 
+def strip_module_prefix(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """Drops the ``module.`` prefix that (Distributed)DataParallel wrappers add to every key."""
+    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+
+
 def backbone_state_dict(ckpt: dict, prefix: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], str]:
     """Extracts the backbone weights (un-prefixed) from a checkpoint.
 
@@ -97,7 +102,7 @@ def backbone_state_dict(ckpt: dict, prefix: Optional[str] = None) -> Tuple[Dict[
     """
     fmt = detect_format(ckpt)
     state = model_state_dict(ckpt)
-    state = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+    state = strip_module_prefix(state)
     if prefix is None:
         prefix = 'backbone.' if any(k.startswith('backbone.') for k in state) else ''
     if prefix:

@@ -20,12 +20,8 @@ from typing import Dict, Optional
 import torch
 
 from .checkpoint import (CheckpointError, compare_state_dicts, detect_format, model_state_dict,
-                         read_checkpoint)
+                         read_checkpoint, strip_module_prefix)
 from .version import __version__
-
-
-def _strip_module(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
 
 
 def _load(src: str, unsafe_load: bool) -> dict:
@@ -44,14 +40,14 @@ def _load(src: str, unsafe_load: bool) -> dict:
 
 def official_to_classifier(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     out = OrderedDict()
-    for key, value in _strip_module(state).items():
+    for key, value in strip_module_prefix(state).items():
         out[key if key.startswith('head.') else f'backbone.{key}'] = value
     return out
 
 
 def classifier_to_official(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     out = OrderedDict()
-    for key, value in _strip_module(state).items():
+    for key, value in strip_module_prefix(state).items():
         if key.startswith('backbone.'):
             out[key[len('backbone.'):]] = value
         elif key.startswith('head.head'):
@@ -89,7 +85,7 @@ def convert_checkpoint(src: str, dst: str, task: Optional[str] = None, to_offici
     if fmt == 'official':
         state = official_to_classifier(state)
     else:
-        state = OrderedDict((k, v) for k, v in _strip_module(state).items()
+        state = OrderedDict((k, v) for k, v in strip_module_prefix(state).items()
                             if not k.startswith('teacher.'))
     meta = dict(converted_from=fmt, source=str(src), recnext_mm_version=__version__)
     src_meta = ckpt.get('meta') or {}
@@ -112,20 +108,10 @@ def verify_loads(config: str, state: Dict[str, torch.Tensor]) -> None:
         CheckpointError: listing missing / unexpected keys and shape mismatches.
     """
     from mmengine.config import Config
-    from mmengine.registry import DefaultScope
 
-    from .runner_utils import import_task, task_of
-    import recnext_mm  # noqa: F401
-    cfg = Config.fromfile(config)
-    task = task_of(cfg)
-    import_task(task)
-    from mmengine.registry import MODELS
-    with DefaultScope.overwrite_default_scope(task):
-        model_cfg = dict(cfg.model)
-        if 'backbone' in model_cfg:
-            model_cfg['backbone'] = dict(model_cfg['backbone'], init_cfg=None)
-        model_cfg.pop('pretrained', None)
-        model = MODELS.build(model_cfg)
+    import recnext_mm  # noqa: F401  (RecNeXt registered before the config is read)
+    from .runner_utils import build_model_from_cfg
+    model = build_model_from_cfg(Config.fromfile(config))
     own = model.state_dict()
     own = OrderedDict((k, v) for k, v in own.items() if not k.startswith('teacher.'))
     missing, unexpected, mismatched = compare_state_dicts(own, state)

@@ -3,6 +3,7 @@
 The task of a config is read from its ``default_scope`` (``mmdet``, ``mmseg`` or ``mmpretrain``),
 which the downstream packages' ``default_runtime`` bases set.
 """
+import copy
 import os
 import os.path as osp
 from typing import List
@@ -45,6 +46,24 @@ def import_task(task: str):
     else:
         from mmpretrain.utils import register_all_modules
     register_all_modules(init_default_scope=False)
+
+
+def build_model_from_cfg(cfg: Config):
+    """Builds ``cfg.model`` under the config's scope as the Runner does (a top-level
+    ``data_preprocessor`` merged in), without the backbone's pretrained init: nothing is
+    downloaded and the weights stay random, for checks, counts and tests.
+    """
+    from mmengine.registry import MODELS, DefaultScope
+    task = task_of(cfg)
+    import_task(task)
+    model_cfg = copy.deepcopy(cfg.model)
+    if model_cfg.get('backbone') is not None:
+        model_cfg.backbone.init_cfg = None
+    model_cfg.pop('pretrained', None)
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    with DefaultScope.overwrite_default_scope(task):
+        return MODELS.build(model_cfg)
 
 
 def _datasets(cfg_node) -> List[ConfigDict]:

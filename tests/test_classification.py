@@ -22,6 +22,7 @@ sys.path.insert(0, ROOT)
 import recnext_mm  # noqa: E402
 from recnext_mm.backbones.recnext import ARCH_SETTINGS, get_arch  # noqa: E402
 from recnext_mm.checkpoint import CheckpointError  # noqa: E402
+from recnext_mm.runner_utils import build_model_from_cfg  # noqa: E402
 
 pytest.importorskip('mmpretrain')
 from mmengine.config import Config  # noqa: E402
@@ -50,10 +51,7 @@ def load_cfg(name: str) -> Config:
 
 def build_model(cfg: Config):
     """Builds ``cfg.model`` as the Runner does (top-level data_preprocessor merged in)."""
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(model_cfg)
+    return build_model_from_cfg(cfg)
 
 
 def make_batch(model, num=2, size=64, num_classes=1000, training=True, seed=0):

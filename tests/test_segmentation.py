@@ -36,15 +36,10 @@ def _config(path, data_root=None):
 
 def _build_model(cfg):
     from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import MODELS
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    model_cfg = cfg.model.copy()
-    model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None)  # no downloads in tests
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        model = MODELS.build(model_cfg)
-    return revert_sync_batchnorm(model)  # as the Runner does without a process group
+
+    from recnext_mm.runner_utils import build_model_from_cfg
+    # No pretrained download; SyncBN reverted as the Runner does without a process group.
+    return revert_sync_batchnorm(build_model_from_cfg(cfg))
 
 
 def _seg_inputs(num_classes, batch=2, size=64):

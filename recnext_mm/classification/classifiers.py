@@ -11,7 +11,8 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..checkpoint import CheckpointError, compare_state_dicts, model_state_dict, read_checkpoint
+from ..checkpoint import (CheckpointError, compare_state_dicts, model_state_dict, read_checkpoint,
+                          strip_module_prefix)
 
 __all__ = ['RecNeXtImageClassifier', 'RecNeXtDistillClassifier', 'load_teacher_weights']
 
@@ -204,8 +205,7 @@ def load_teacher_weights(teacher: nn.Module, checkpoint: Optional[str]) -> int:
                                 f'read from local files only (nothing is downloaded). {how}')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Teacher checkpoint not found: {checkpoint!r}. {how}')
-    state = model_state_dict(read_checkpoint(checkpoint))
-    state = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+    state = strip_module_prefix(model_state_dict(read_checkpoint(checkpoint)))
     own = teacher.state_dict()
     missing, unexpected, mismatched = compare_state_dicts(own, state)
     if missing or unexpected or mismatched:

@@ -231,7 +231,7 @@ def check_ade_labels(root: str, num_classes: int,
             f'0..{num_classes} (0 = unlabelled, 1..{num_classes} = classes):\n  ' +
             '\n  '.join(bad[:5]) +
             '\nFix the annotations, or set num_classes (decode_head.num_classes and the dataset '
-            f'classes) to cover them.')
+            'classes) to cover them.')
     return len(files)
 
 

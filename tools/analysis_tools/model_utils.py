@@ -132,28 +132,10 @@ def build_config_model(path: str) -> nn.Module:
     ``init_cfg`` of the backbone (the ImageNet checkpoint URL) is dropped so nothing is downloaded;
     weights stay random, which is all that FLOPs and timings need.
     """
-    from mmengine.registry import DefaultScope, MODELS
+    from recnext_mm.runner_utils import build_model_from_cfg
     cfg = load_config(path)
-    scope = cfg.get('default_scope', 'mmdet')
-    _import_scope(scope)
-    if cfg.model.get('backbone') is not None:
-        cfg.model.backbone.init_cfg = None
     cfg.model.pop('init_cfg', None)
-    # Several tools may build models in one process: use a uniquely named scope instance.
-    # A temporary default scope, so that several tools can build models in one process.
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
-    return model
-
-
-def _import_scope(scope: str):
-    """Registers the modules of an OpenMMLab codebase (``mmdet.models`` ...)."""
-    import importlib
-    mods = {'mmdet': ['mmdet.models', 'mmdet.structures'],
-            'mmseg': ['mmseg.models', 'mmseg.structures'],
-            'mmpretrain': ['mmpretrain.models', 'mmpretrain.structures']}.get(scope, [])
-    for mod in mods:
-        importlib.import_module(mod)
+    return build_model_from_cfg(cfg)
 
 
 def load_official_module(official_dir: str, family: str):
