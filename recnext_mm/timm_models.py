@@ -17,7 +17,8 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._features import feature_take_indices
 
 from .backbones.layers import DualHead, switch_to_deploy
-from .backbones.recnext import ARCH_SETTINGS, build_trunk, get_arch
+from .backbones.recnext import (ARCH_SETTINGS, build_trunk, get_arch, to_stage_format,
+                                 trunk_to_channels_last)
 
 RELEASE_URL = 'https://github.com/suous/RecNeXt/releases/download'
 
@@ -66,17 +67,13 @@ class RecNeXtClassifier(nn.Module):
         self.head = DualHead(channels[-1], num_classes, distillation, drop_rate, deploy=deploy)
         self.deploy = deploy
         self.channels_last = False
-        if (self.prefers_channels_last and deploy) if channels_last is None else channels_last:
+        if deploy if channels_last is None else channels_last:
             self.use_channels_last()
 
-    @property
-    def prefers_channels_last(self) -> bool:
-        """channels_last measured faster on CPU for the M and A series, slower for LSNet-style."""
-        return self.arch['family'] in ('recconv', 'recattn')
-
     def use_channels_last(self):
-        """Keeps weights and activations in channels_last memory format (faster on CPU)."""
-        self.to(memory_format=torch.channels_last)
+        """Runs in channels_last memory format, except the last stage on small maps (as the
+        backbone :class:`~recnext_mm.RecNeXt` does; faster on CPU)."""
+        trunk_to_channels_last(self.stem, self.stages)
         self.channels_last = True
         return self
 
@@ -97,9 +94,13 @@ class RecNeXtClassifier(nn.Module):
         self.head = DualHead(self.num_features, num_classes, self.head.distillation)
 
     def forward_features(self, x):
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.stages(self.stem(x))
+        if not self.channels_last:
+            return self.stages(self.stem(x))
+        num_stages = len(self.stages)
+        x = self.stem(to_stage_format(x, -1, num_stages))
+        for i, stage in enumerate(self.stages):
+            x = stage(to_stage_format(x, i, num_stages))
+        return x
 
     def forward_head(self, x, pre_logits: bool = False):
         if self.global_pool == 'avg':
@@ -117,10 +118,13 @@ class RecNeXtClassifier(nn.Module):
         take, max_index = feature_take_indices(len(self.stages), indices)
         stages = self.stages[:max_index + 1] if stop_early else self.stages
         intermediates = []
+        num_stages = len(self.stages)
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = to_stage_format(x, -1, num_stages)
         x = self.stem(x)
         for i, stage in enumerate(stages):
+            if self.channels_last:
+                x = to_stage_format(x, i, num_stages)
             x = stage(x)
             if i in take:
                 intermediates.append(x)
@@ -137,11 +141,11 @@ class RecNeXtClassifier(nn.Module):
     @torch.no_grad()
     def fuse(self, channels_last=None):
         """Folds BatchNorms, RepVGG branches and the two heads into single layers (idempotent);
-        ``channels_last`` (default: where it is faster) switches the memory format."""
+        ``channels_last`` (default: on, faster on CPU) switches the memory format."""
         if not self.deploy:
             switch_to_deploy(self)
             self.deploy = True
-        if self.prefers_channels_last if channels_last is None else channels_last:
+        if channels_last is None or channels_last:
             self.use_channels_last()
         return self
 

@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 import recnext_mm
 from recnext_mm import RecNeXt, RecNeXtClassifier
 from recnext_mm.backbones.layers import LinearAttention, switch_to_deploy
-from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from recnext_mm.backbones.recnext import ARCH_SETTINGS, LAST_STAGE_NCHW_MAX_PIXELS, to_stage_format
 from recnext_mm.checkpoint import CheckpointError
 from utils import (GOLDEN, golden_input, model_layout, reference, reference_layout, sample_indices,
                    seeded_state_dict)
@@ -223,13 +223,25 @@ def test_deploy_channels_last_matches_nchw(arch):
     fast = RecNeXt(arch, deploy=True, channels_last=True).eval()
     fast.load_state_dict(nchw.state_dict())
     assert fast.channels_last and not nchw.channels_last
-    # default: channels_last where it measured faster (M and A series), NCHW for LSNet-style
-    assert RecNeXt(arch, deploy=True).channels_last == (arch[0] in 'ma')
+    assert RecNeXt(arch, deploy=True).channels_last and not RecNeXt(arch).channels_last
     x = torch.rand(2, 3, 64, 96)
     with torch.no_grad():
-        for a, b in zip(fast(x), nchw(x)):
-            assert a.shape == b.shape and a.is_contiguous(memory_format=torch.channels_last)
-            assert rel_diff(a, b) < 1e-5
+        for i, (a, b) in enumerate(zip(fast(x), nchw(x))):
+            assert a.shape == b.shape and rel_diff(a, b) < 1e-5
+            # small maps: the last stage runs NCHW, the others channels_last
+            assert a.is_contiguous(memory_format=torch.channels_last) == (i < 3), i
+            assert a.is_contiguous() == (i == 3), i
+
+
+def test_stage_memory_format_policy():
+    small = torch.rand(1, 8, 32, 32)
+    large = torch.rand(1, 8, 16, 65)
+    assert 32 * 32 == LAST_STAGE_NCHW_MAX_PIXELS < 16 * 65
+    for index in (-1, 0, 1, 2):  # stem and early stages: channels_last at any size
+        assert to_stage_format(small, index, 4).is_contiguous(memory_format=torch.channels_last)
+    assert to_stage_format(small.contiguous(memory_format=torch.channels_last), 3, 4).is_contiguous()
+    assert to_stage_format(large, 3, 4).is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(to_stage_format(large, 3, 4), large)
 
 
 def test_official_equivalent_fuse_keeps_standalone_norms():
@@ -237,11 +249,22 @@ def test_official_equivalent_fuse_keeps_standalone_norms():
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         ref = model(x)
-        switch_to_deploy(model, fold_standalone_norms=False)
+        switch_to_deploy(model, official_graph=True)
         out = model(x)
     remaining = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     assert len(remaining) == sum(len(s.blocks) for s in model.stages) + 3  # block norms + 3 downsamples
     assert all(rel_diff(a, b) < 1e-4 for a, b in zip(out, ref))
+
+
+def test_deploy_attention_feature_map_equals_elu_plus_one():
+    attn = LinearAttention(16).eval()
+    assert not switch_to_deploy(copy.deepcopy(attn), official_graph=True).exp_kernel
+    x = torch.linspace(-40, 40, 16 * 64).reshape(1, 16, 8, 8)
+    official = attn._feature_map(x)
+    assert not attn.exp_kernel and torch.equal(official, torch.nn.functional.elu(x) + 1)
+    switch_to_deploy(attn)
+    assert attn.exp_kernel and LinearAttention(16, deploy=True).exp_kernel
+    assert torch.allclose(attn._feature_map(x), official, rtol=1e-6, atol=1e-7)
 
 
 # ---------------------------------------------------------------- equality with the official network
@@ -280,7 +303,7 @@ def test_params_equal_official_measurements(arch):
     model = RecNeXtClassifier(arch).eval()
     assert sum(p.numel() for p in model.parameters()) == \
         measured['params_with_1000cls_head_train_form']
-    switch_to_deploy(model, fold_standalone_norms=False)  # what the official fuse() does
+    switch_to_deploy(model, official_graph=True)  # what the official fuse() does
     assert sum(p.numel() for p in model.parameters()) == measured['params_with_1000cls_head_bn_fused']
 
 
@@ -289,7 +312,7 @@ def test_params_equal_official_measurements(arch):
 def test_macs_equal_official_measurements(arch):
     from fvcore.nn import FlopCountAnalysis
     measured = _measured(arch)
-    model = switch_to_deploy(RecNeXtClassifier(arch).eval(), fold_standalone_norms=False)
+    model = switch_to_deploy(RecNeXtClassifier(arch).eval(), official_graph=True)
     flops = FlopCountAnalysis(model, torch.rand(1, 3, 224, 224))
     flops.unsupported_ops_warnings(False)
     flops.uncalled_modules_warnings(False)

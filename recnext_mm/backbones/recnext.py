@@ -135,6 +135,30 @@ def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act
     return stem, nn.Sequential(*stages), dims, strides
 
 
+# Under channels_last the last stage runs in NCHW while its input maps are this small (7x7 to 32x32:
+# classification and segmentation crops). On those maps oneDNN's NCHW kernels measured faster for its
+# wide 1x1 convolutions, while every earlier stage, and the last one on detection-size maps, measured
+# faster in channels_last (README, Performance).
+LAST_STAGE_NCHW_MAX_PIXELS = 32 * 32
+
+
+def trunk_to_channels_last(stem: nn.Module, stages: nn.Sequential):
+    """Puts the weights of a trunk in the memory format :func:`to_stage_format` runs it in."""
+    stem.to(memory_format=torch.channels_last)
+    for stage in stages[:-1]:
+        stage.to(memory_format=torch.channels_last)
+    # Depthwise and 1x1 weights are laid out alike in both formats; NCHW strides let the input's
+    # format decide the format of each convolution in the last stage.
+    stages[-1].to(memory_format=torch.contiguous_format)
+
+
+def to_stage_format(x: torch.Tensor, stage_index: int, num_stages: int) -> torch.Tensor:
+    """The input of stage ``stage_index`` (-1: the stem) in its channels_last-mode memory format."""
+    if stage_index == num_stages - 1 and x.shape[-2] * x.shape[-1] <= LAST_STAGE_NCHW_MAX_PIXELS:
+        return x.contiguous()
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def _lsnet_block(arch, stage, index, dim, drop_path, kw):
     split_rate = arch['split_rates'][stage]
     part = dim // split_rate
@@ -185,14 +209,15 @@ class RecNeXt(BaseModule):
         norm_cfg (dict): Norm layer config, ``dict(type='BN')`` or ``dict(type='SyncBN')``.
         drop_path_rate (float): Stochastic depth rate of the last block; it increases linearly from
             0 over all blocks. Defaults to 0.
-        with_cp (bool): Gradient checkpointing per block (less memory, same results).
-            Defaults to False.
+        with_cp (bool): Gradient checkpointing per block: less memory, the same gradients, more
+            time (the block forward runs again in backward, which also updates the BatchNorm
+            running statistics a second time, as in mmdet and mmpretrain). Defaults to False.
         deploy (bool): Build the fused inference form (every Conv+BN pair, the RepVGG branches and
             the standalone BatchNorms folded into convolutions). Defaults to False.
         channels_last (bool, optional): Run in channels_last memory format (inputs are converted;
-            outputs keep NCHW shape). By default on in deploy form for the M and A series, where it
-            measured faster on CPU (many depthwise convolutions), and off for the LSNet-style family,
-            where it measured slower (channel slicing and concatenation).
+            outputs keep NCHW shape), except the last stage on small maps (at most 32x32, as in
+            classification), which measured faster in NCHW. By default on in deploy form, where it
+            measured faster on CPU for every family, off in training form.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH_OR_URL[, prefix=...])``
             loads official release files (``{'model': ...}``), mmengine checkpoints
             (``{'state_dict': ...}`` with ``backbone.`` keys) or plain state dicts, and fails on
@@ -240,7 +265,7 @@ class RecNeXt(BaseModule):
         self.norm_eval = norm_eval
         self.deploy = deploy
         self.channels_last = False
-        if (self.prefers_channels_last and deploy) if channels_last is None else channels_last:
+        if deploy if channels_last is None else channels_last:
             self.use_channels_last()
         self._init_kwargs = dict(arch=self.arch, in_channels=in_channels, norm_cfg=norm_cfg,
                                  drop_path_rate=drop_path_rate)
@@ -248,10 +273,12 @@ class RecNeXt(BaseModule):
 
     def forward(self, x):
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = to_stage_format(x, -1, self.num_stages)
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
+            if self.channels_last:
+                x = to_stage_format(x, i, self.num_stages)
             x = stage(x)
             if i in self.out_indices:
                 outs.append(x)
@@ -274,24 +301,19 @@ class RecNeXt(BaseModule):
                     m.eval()
         return self
 
-    @property
-    def prefers_channels_last(self) -> bool:
-        """Whether the deploy form defaults to channels_last (see ``channels_last``)."""
-        return self.arch['family'] in ('recconv', 'recattn')
-
     @torch.no_grad()
     def switch_to_deploy(self, channels_last=None):
         """Folds every BatchNorm and RepVGG branch into convolutions (idempotent); ``channels_last``
-        (default: where it is faster, see the class docs) switches the memory format."""
+        (default: on, see the class docs) switches the memory format."""
         if not self.deploy:
             switch_to_deploy(self)
             self.deploy = True
-        if self.prefers_channels_last if channels_last is None else channels_last:
+        if channels_last is None or channels_last:
             self.use_channels_last()
 
     def use_channels_last(self):
-        """Keeps weights and activations in channels_last memory format."""
-        self.to(memory_format=torch.channels_last)
+        """Runs in channels_last memory format (see ``channels_last``)."""
+        trunk_to_channels_last(self.stem, self.stages)
         self.channels_last = True
         return self
 

@@ -46,8 +46,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import (FORMS, ModelSpec, build, count_macs, count_params,  # noqa: E402
-                         parse_shape, parse_spec)
+from model_utils import (FORMS, ModelSpec, RecNeXt, build, count_macs, count_params,  # noqa: E402
+                         load_config, parse_shape, parse_spec)
 
 RESULT_FIELDS = ('model', 'kind', 'form', 'input', 'batch', 'threads', 'device', 'dtype',
                  'channels_last', 'compile', 'jit', 'median_ms', 'p25_ms', 'p75_ms', 'iqr_ms', 'min_ms',
@@ -107,9 +107,15 @@ def _sync(device: torch.device):
         torch.cuda.synchronize(device)
 
 
+def _has_recnext_backbone(config: str) -> bool:
+    backbone = load_config(config).model.get('backbone') or {}
+    return backbone.get('type') in ('RecNeXt', RecNeXt)
+
+
 def plan(models: List[str], forms: List[str], official_dir: Optional[str]) -> List[tuple]:
-    """(spec, form) pairs to time, in order. Peers have no 'official' form; with
-    ``official_dir`` each ``recnext_<arch>`` is followed by ``official:<arch>``."""
+    """(spec, form) pairs to time, in order. Peers have no 'official' form and configs of other
+    backbones (a ResNet-50 Mask R-CNN) only their train form; with ``official_dir`` each
+    ``recnext_<arch>`` is followed by ``official:<arch>``."""
     pairs = []
     for name in models:
         spec = parse_spec(name)
@@ -118,6 +124,10 @@ def plan(models: List[str], forms: List[str], official_dir: Optional[str]) -> Li
             continue
         for form in forms:
             if spec.kind == 'timm' and form == 'official':
+                continue
+            if spec.kind == 'config' and form != 'train' and not _has_recnext_backbone(spec.name):
+                print(f'[skip] {spec.name} ({form}): the fused forms are defined for RecNeXt '
+                      f'backbones only; timed in its train form.', file=sys.stderr)
                 continue
             pairs.append((spec, form))
         if official_dir and spec.kind == 'classifier':

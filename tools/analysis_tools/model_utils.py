@@ -9,7 +9,8 @@ A *model spec* is one of
 - any other timm model name (``repvit_m1_1``, ``resnet50`` ...): a peer, built with
   ``pretrained=False``;
 - a path to an mmengine config (``*.py``): a detector, segmentor or classifier, built without its
-  pretrained backbone weights;
+  pretrained backbone weights; ``package::rel/path.py`` names a config installed with a
+  downstream package (``mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py``: the R50 Mask R-CNN);
 - ``official:<arch>`` (or ``official:recnext_<arch>``): the official implementation's classifier,
   imported from ``--official-dir`` (never part of this repository).
 
@@ -19,7 +20,7 @@ Forms:
 - ``deploy``: our deploy form (``switch_to_deploy``: every BatchNorm folded, including the ones
   after each RecConv / downsampling conv). Peers: ``timm.utils.reparameterize_model`` and, where
   the graph traces, every remaining Conv2d -> BatchNorm pair folded (see ``fold_conv_bn``).
-- ``official``: the official-equivalent fused graph (``fold_standalone_norms=False``), whose
+- ``official``: the official-equivalent fused graph (``official_graph=True``), whose
   parameter and MAC counts equal the official ``fuse()``. Only defined for RecNeXt models; the
   official implementation itself is fused with its own ``fuse()`` whatever the form.
 """
@@ -85,9 +86,7 @@ def parse_spec(name: str) -> ModelSpec:
         ValueError: A ``.py`` path that does not exist, or an unknown timm / arch name.
     """
     if name.endswith('.py'):
-        if not osp.isfile(name):
-            raise ValueError(f'Config file not found: {name}')
-        return ModelSpec(name, 'config', task=_config_task(name))
+        return ModelSpec(name, 'config', task=_config_task(resolve_config_path(name)))
     if name.startswith('official:'):
         arch = name.split(':', 1)[1].replace('recnext_', '')
         get_arch(arch)  # validates
@@ -104,6 +103,35 @@ def parse_spec(name: str) -> ModelSpec:
     return ModelSpec(name, 'timm')
 
 
+def resolve_config_path(name: str) -> str:
+    """The file of a config spec: a local path, or ``package::rel/path.py`` resolved to the config
+    installed with that package (``<site-packages>/mmdet/.mim/configs/rel/path.py``), the way
+    mmengine resolves ``_base_ = 'mmdet::...'``.
+
+    Raises:
+        ValueError: The file does not exist, the package is unknown to mmengine or not installed.
+    """
+    if '::' not in name:
+        if not osp.isfile(name):
+            raise ValueError(f'Config file not found: {name}')
+        return name
+    from mmengine.config.utils import _get_package_and_cfg_path
+    from mmengine.utils import get_installed_path
+    try:
+        package, rel_path = _get_package_and_cfg_path(name)
+    except (AssertionError, ValueError) as err:
+        raise ValueError(f'Bad package config spec {name!r} (expected e.g. '
+                         f'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py): {err}') from None
+    try:
+        root = get_installed_path(package)
+    except Exception as err:  # noqa: BLE001  (importlib.metadata.PackageNotFoundError and others)
+        raise ValueError(f'Config {name!r}: package {package!r} is not installed ({err})') from None
+    path = osp.join(root, '.mim', 'configs', rel_path)
+    if not osp.isfile(path):
+        raise ValueError(f'Config {name!r} not found: {path} does not exist.')
+    return path
+
+
 def _config_task(path: str) -> str:
     """Guesses the task of a config from its model type (falls back to the path)."""
     cfg = load_config(path)
@@ -117,9 +145,10 @@ def _config_task(path: str) -> str:
 
 
 def load_config(path: str):
-    """Loads an mmengine config and imports its ``custom_imports``."""
+    """Loads an mmengine config (a path or a ``package::`` spec) and imports its
+    ``custom_imports``."""
     from mmengine.config import Config
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(resolve_config_path(path))
     if cfg.get('custom_imports'):
         from mmengine.utils import import_modules_from_strings
         import_modules_from_strings(**cfg.custom_imports)
@@ -205,9 +234,9 @@ def to_recnext_form(model: nn.Module, form: str) -> nn.Module:
         raise ValueError(f'form={form!r} needs a RecNeXt model; {type(model).__name__} has none.')
     for root in roots:
         # Not root.switch_to_deploy(): that always folds the standalone norms.
-        switch_to_deploy(root, fold_standalone_norms=form == 'deploy')
+        switch_to_deploy(root, official_graph=form == 'official')
         root.deploy = True
-        if form == 'deploy' and getattr(root, 'prefers_channels_last', False):
+        if form == 'deploy' and hasattr(root, 'use_channels_last'):
             root.use_channels_last()  # part of our deploy form; the model converts its input
     # Other fusable parts outside the RecNeXt roots (e.g. the two-head mmpretrain classifier head),
     # skipping wrappers that contain a root: their switch_to_deploy would refold it.
