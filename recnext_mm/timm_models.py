@@ -127,7 +127,7 @@ class RecNeXtClassifier(nn.Module):
                 x = to_stage_format(x, i, num_stages)
             x = stage(x)
             if i in take:
-                intermediates.append(x)
+                intermediates.append(x.contiguous())  # NCHW memory, as the backbone returns
         return intermediates if intermediates_only else (x, intermediates)
 
     def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import pickle
 import re
 import subprocess
 import sys
@@ -415,3 +416,19 @@ def test_toy_train_then_test_with_visualization(tmp_path):
     drawn = glob.glob(osp.join(str(work), '**', 'vis', '*.jpg'), recursive=True)
     assert len(drawn) == 4, drawn
     assert cv2.imread(drawn[0]).shape == (160, 320, 3)  # ground truth | prediction side by side
+
+    # --deploy: the fused backbone predicts the same boxes and scores (this caught channels_last
+    # feature maps reaching mmcv's RoIAlign, which reads NCHW memory)
+    preds = {}
+    for form, extra in (('train', []), ('deploy', ['--deploy'])):
+        out = str(tmp_path / f'{form}.pkl')
+        _tool('test').main([TOY_CONFIG, str(ckpt), '--work-dir', str(work), '--out', out, *extra,
+                            '--cfg-options', *options])
+        with open(out, 'rb') as f:
+            preds[form] = pickle.load(f)
+    assert len(preds['train']) == len(preds['deploy']) == 4
+    for a, b in zip(preds['train'], preds['deploy']):
+        a, b = a['pred_instances'], b['pred_instances']
+        assert a['bboxes'].shape == b['bboxes'].shape and a['bboxes'].shape[0] > 0
+        assert torch.allclose(a['scores'], b['scores'], atol=1e-4)
+        assert torch.allclose(a['bboxes'], b['bboxes'], atol=1e-2)

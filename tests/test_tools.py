@@ -199,6 +199,17 @@ def test_benchmark_detector_config(tmp_path):
     assert all(r['kind'] == 'config' and r['median_ms'] > 0 for r in rows)
 
 
+
+def test_benchmark_plan_times_other_backbones_in_train_form_only(capsys):
+    pytest.importorskip('mmdet')
+    toy = _config('detection', 'mask_rcnn_recnext_toy_coco.py')
+    r50 = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'  # resolved to mmdet's installed config
+    pairs = benchmark.plan([toy, r50], ['train', 'deploy', 'official'], None)
+    assert [(spec.name, form) for spec, form in pairs] == [
+        (toy, 'train'), (toy, 'deploy'), (toy, 'official'), (r50, 'train')]
+    assert pairs[-1][0].task == 'detection'
+    assert '[skip] ' + r50 + ' (deploy)' in capsys.readouterr().err
+
 # ---------------------------------------------------------------- RecConv scaling
 def test_recconv_scaling_claims_tiny(tmp_path):
     channels, kernel, size = 4, 3, (16, 16)

@@ -214,10 +214,10 @@ class RecNeXt(BaseModule):
             running statistics a second time, as in mmdet and mmpretrain). Defaults to False.
         deploy (bool): Build the fused inference form (every Conv+BN pair, the RepVGG branches and
             the standalone BatchNorms folded into convolutions). Defaults to False.
-        channels_last (bool, optional): Run in channels_last memory format (inputs are converted;
-            outputs keep NCHW shape), except the last stage on small maps (at most 32x32, as in
-            classification), which measured faster in NCHW. By default on in deploy form, where it
-            measured faster on CPU for every family, off in training form.
+        channels_last (bool, optional): Run in channels_last memory format, except the last stage
+            on small maps (at most 32x32, as in classification), which measured faster in NCHW.
+            Inputs are converted and outputs returned in NCHW memory. By default on in deploy form,
+            where it measured faster on CPU for every family, off in training form.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH_OR_URL[, prefix=...])``
             loads official release files (``{'model': ...}``), mmengine checkpoints
             (``{'state_dict': ...}`` with ``backbone.`` keys) or plain state dicts, and fails on
@@ -281,7 +281,8 @@ class RecNeXt(BaseModule):
                 x = to_stage_format(x, i, self.num_stages)
             x = stage(x)
             if i in self.out_indices:
-                outs.append(x)
+                # NCHW memory for the necks and heads: mmcv's RoIAlign, for one, reads it as NCHW.
+                outs.append(x.contiguous())
         return tuple(outs)
 
     def _freeze_stages(self):

@@ -30,7 +30,7 @@ import os.path as osp
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -40,8 +40,8 @@ if REPO_ROOT not in sys.path:  # runnable without the editable install
     sys.path.insert(0, REPO_ROOT)
 
 import recnext_mm  # noqa: E402,F401  (registers RecNeXt and the timm recnext_* models)
-from recnext_mm.backbones.layers import switch_to_deploy  # noqa: E402
 from recnext_mm.backbones.recnext import ARCH_SETTINGS, RecNeXt, get_arch  # noqa: E402
+from recnext_mm.deploy import deploy_model  # noqa: E402
 from recnext_mm.timm_models import RecNeXtClassifier  # noqa: E402
 
 FORMS = ('train', 'deploy', 'official')
@@ -206,48 +206,21 @@ def build_official(arch: str, official_dir: str, fuse: bool = True) -> nn.Module
     return model
 
 
-def recnext_roots(model: nn.Module) -> List[nn.Module]:
-    """The outermost RecNeXt backbones / classifiers inside ``model``."""
-    roots = []
-    for m in model.modules():
-        if isinstance(m, (RecNeXt, RecNeXtClassifier)) and not any(
-                m in set(r.modules()) for r in roots):
-            roots.append(m)
-    return roots
-
-
-@torch.no_grad()
 def to_recnext_form(model: nn.Module, form: str) -> nn.Module:
     """Puts every RecNeXt part of ``model`` into ``form`` in place (eval mode) and returns it.
 
     ``official`` keeps the BatchNorms after each RecConv / downsampling conv, as the official
-    ``fuse()`` does; ``deploy`` folds them too. Other modules with a ``switch_to_deploy`` method
-    (the two-head classifier head of the mmpretrain configs) are fused as well.
+    ``fuse()`` does; ``deploy`` is our deploy form (:func:`recnext_mm.deploy.deploy_model`).
     """
     if form not in FORMS:
         raise ValueError(f'Unknown form {form!r}; choose from {FORMS}')
     model.eval()
     if form == 'train':
         return model
-    roots = recnext_roots(model)
-    if not roots:
-        raise ValueError(f'form={form!r} needs a RecNeXt model; {type(model).__name__} has none.')
-    for root in roots:
-        # Not root.switch_to_deploy(): that always folds the standalone norms.
-        switch_to_deploy(root, official_graph=form == 'official')
-        root.deploy = True
-        if form == 'deploy' and hasattr(root, 'use_channels_last'):
-            root.use_channels_last()  # part of our deploy form; the model converts its input
-    # Other fusable parts outside the RecNeXt roots (e.g. the two-head mmpretrain classifier head),
-    # skipping wrappers that contain a root: their switch_to_deploy would refold it.
-    inside = {id(m) for root in roots for m in root.modules()}
-    for m in list(model.modules()):
-        if id(m) in inside or not callable(getattr(m, 'switch_to_deploy', None)):
-            continue
-        if any(id(sub) in inside for sub in m.modules()):
-            continue
-        m.switch_to_deploy()
-    return model
+    try:
+        return deploy_model(model, official_graph=form == 'official')
+    except ValueError as err:
+        raise ValueError(f'form={form!r} needs a RecNeXt model: {err}') from None
 
 
 @torch.no_grad()
