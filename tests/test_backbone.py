@@ -265,6 +265,18 @@ def test_deploy_attention_feature_map_equals_elu_plus_one():
     assert torch.allclose(attn._feature_map(x), official, rtol=1e-6, atol=1e-7)
 
 
+def test_repeated_input_depthwise_conv_equals_the_multiplier_conv():
+    from recnext_mm.backbones.layers import MetaDownsample, repeated_input_depthwise_conv
+    conv = nn.Conv2d(8, 16, 7, stride=2, padding=3, groups=8)
+    x = torch.randn(2, 8, 15, 12)
+    with torch.no_grad():
+        assert torch.allclose(repeated_input_depthwise_conv(conv, x), conv(x), rtol=1e-5, atol=1e-6)
+    down = MetaDownsample(8, 2)
+    assert not down.repeat_input and MetaDownsample(8, 2, deploy=True).repeat_input
+    assert not switch_to_deploy(copy.deepcopy(down), official_graph=True).repeat_input
+    assert switch_to_deploy(down).repeat_input
+
+
 def test_deploy_model_fuses_every_recnext_part_of_a_composite_model():
     from recnext_mm.deploy import deploy_model
     composite = nn.ModuleDict(dict(backbone=randomize_norms(RecNeXt('a0')), neck=nn.Conv2d(256, 8, 1)))
