@@ -5,7 +5,7 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 
 ``--deploy`` evaluates the deploy form: after the (strict) load every RecNeXt part is fused
-(``recnext_mm.deploy.deploy_model``): the same predictions within float tolerance, 1.7x faster for
+(``recnext_mm.deploy.deploy_model``): the same predictions within float tolerance, 1.6x faster for
 the M3 Mask R-CNN on CPU.
 
 CHECKPOINT may be an mmengine checkpoint or a released file (official ImageNet, mmdet 2.x COCO,
