@@ -17,7 +17,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._features import feature_take_indices
 
 from .backbones.layers import DualHead, switch_to_deploy
-from .backbones.recnext import (ARCH_SETTINGS, build_trunk, get_arch, to_stage_format,
+from .backbones.recnext import (ARCH_SETTINGS, build_trunk, get_arch, run_trunk,
                                  trunk_to_channels_last)
 
 RELEASE_URL = 'https://github.com/suous/RecNeXt/releases/download'
@@ -94,13 +94,8 @@ class RecNeXtClassifier(nn.Module):
         self.head = DualHead(self.num_features, num_classes, self.head.distillation)
 
     def forward_features(self, x):
-        if not self.channels_last:
-            return self.stages(self.stem(x))
-        num_stages = len(self.stages)
-        x = self.stem(to_stage_format(x, -1, num_stages))
-        for i, stage in enumerate(self.stages):
-            x = stage(to_stage_format(x, i, num_stages))
-        return x
+        *_, features = run_trunk(self.stem, self.stages, x, self.channels_last)
+        return features
 
     def forward_head(self, x, pre_logits: bool = False):
         if self.global_pool == 'avg':
@@ -118,14 +113,7 @@ class RecNeXtClassifier(nn.Module):
         take, max_index = feature_take_indices(len(self.stages), indices)
         stages = self.stages[:max_index + 1] if stop_early else self.stages
         intermediates = []
-        num_stages = len(self.stages)
-        if self.channels_last:
-            x = to_stage_format(x, -1, num_stages)
-        x = self.stem(x)
-        for i, stage in enumerate(stages):
-            if self.channels_last:
-                x = to_stage_format(x, i, num_stages)
-            x = stage(x)
+        for i, x in enumerate(run_trunk(self.stem, stages, x, self.channels_last, len(self.stages))):
             if i in take:
                 intermediates.append(x.contiguous())  # NCHW memory, as the backbone returns
         return intermediates if intermediates_only else (x, intermediates)

@@ -1,6 +1,5 @@
 """Mask R-CNN configs on COCO, the toy COCO-layout set, mmdet 2.x checkpoints and the tools."""
 import glob
-import hashlib
 import importlib.util
 import json
 import os
@@ -16,7 +15,7 @@ import pytest
 import torch
 
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
-from utils import REPO, load_toy_module
+from utils import REPO, build_cfg_model, load_toy_module, tree_digest
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'detection')
 COCO_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'mask_rcnn_recnext_*_coco.py')))
@@ -43,14 +42,6 @@ def _config(path, data_root=None):
     return cfg
 
 
-def _build_model(cfg):
-    from mmengine.model import revert_sync_batchnorm
-
-    from recnext_mm.runner_utils import build_model_from_cfg
-    # No pretrained download; SyncBN reverted as the Runner does without a process group.
-    return revert_sync_batchnorm(build_model_from_cfg(cfg))
-
-
 def _det_batch(num_classes, size=128):
     """One image with one box and its mask, as the data pipeline would pack it."""
     from mmdet.structures import DetDataSample
@@ -73,15 +64,6 @@ def _det_batch(num_classes, size=128):
 def _make_toy(root, num_train=8, num_val=4, seed=0, **kwargs):
     toy.make_toy_coco(str(root), num_train=num_train, num_val=num_val, seed=seed, **kwargs)
     return str(root)
-
-
-def _tree_digest(root):
-    digest = hashlib.sha256()
-    for path in sorted(glob.glob(osp.join(root, '**', '*.*'), recursive=True)):
-        digest.update(osp.relpath(path, root).encode())
-        with open(path, 'rb') as f:
-            digest.update(f.read())
-    return digest.hexdigest()
 
 
 def _tool(name):
@@ -134,7 +116,7 @@ def test_config_builds_and_computes_finite_losses(path):
     cfg.model.train_cfg.rpn_proposal.max_per_img = 64
     cfg.model.train_cfg.rcnn.sampler.num = 32
     num_classes = cfg.model.roi_head.bbox_head.num_classes
-    model = _build_model(cfg).train()
+    model = build_cfg_model(cfg).train()
     data = model.data_preprocessor(_det_batch(num_classes), training=True)
     losses = model.loss(data['inputs'], data['data_samples'])
     assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'loss_mask'} <= set(losses)
@@ -173,8 +155,8 @@ def test_toy_generator_is_deterministic_and_seeded(tmp_path):
     a = _make_toy(tmp_path / 'a')
     b = _make_toy(tmp_path / 'b')
     c = _make_toy(tmp_path / 'c', seed=1)
-    assert _tree_digest(a) == _tree_digest(b)  # images and JSON byte-identical
-    assert _tree_digest(a) != _tree_digest(c)
+    assert tree_digest(a) == tree_digest(b)  # images and JSON byte-identical
+    assert tree_digest(a) != tree_digest(c)
     for split in ('train', 'val'):
         name = f'annotations/instances_{split}.json'
         with open(osp.join(a, name), 'rb') as fa, open(osp.join(c, name), 'rb') as fc:
@@ -293,7 +275,7 @@ def _mmdet2_checkpoint(cfg, path):
     Mask R-CNN parameter names are the same in mmdet 2.x and 3.x, so a 3.x model's state dict
     stands in for the released weights.
     """
-    model = _build_model(cfg)
+    model = build_cfg_model(cfg)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     classes = tuple(f'class{i}' for i in range(cfg.model.roi_head.bbox_head.num_classes))
     meta = dict(mmdet_version='2.28.2', config='model = dict(...)', epoch=12, iter=87960,
@@ -315,7 +297,7 @@ def test_mmdet2_checkpoint_converts_and_loads_with_no_missing_key(name, tmp_path
     assert f'{src} (mmdet2) -> {dst} (verified against {path})' in capsys.readouterr().out
     converted = read_checkpoint(dst)
     assert converted['meta']['dataset_meta']['classes'] == classes
-    model = _build_model(cfg)
+    model = build_cfg_model(cfg)
     result = model.load_state_dict(converted['state_dict'], strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     for key, value in model.state_dict().items():
@@ -342,7 +324,7 @@ def _toy_checkpoint(tmp_path):
     cfg = _config(TOY_CONFIG)
     ckpt = str(tmp_path / 'toy.pth')
     torch.save(dict(meta=dict(dataset_meta=dict(classes=toy.CLASS_NAMES)),
-                    state_dict=_build_model(cfg).state_dict()), ckpt)
+                    state_dict=build_cfg_model(cfg).state_dict()), ckpt)
     return ckpt
 
 

@@ -1,6 +1,5 @@
 """Semantic FPN configs on ADE20K, the toy ADE20K-layout set, checkpoints and data checks."""
 import glob
-import hashlib
 import os
 import os.path as osp
 import re
@@ -13,7 +12,7 @@ import pytest
 import torch
 
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
-from utils import REPO, load_toy_module
+from utils import REPO, build_cfg_model, load_toy_module, tree_digest
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'segmentation')
 ADE_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'fpn_recnext_*_ade20k.py')))
@@ -32,14 +31,6 @@ def _config(path, data_root=None):
         for split in ('train', 'val', 'test'):
             cfg[f'{split}_dataloader'].dataset.data_root = data_root
     return cfg
-
-
-def _build_model(cfg):
-    from mmengine.model import revert_sync_batchnorm
-
-    from recnext_mm.runner_utils import build_model_from_cfg
-    # No pretrained download; SyncBN reverted as the Runner does without a process group.
-    return revert_sync_batchnorm(build_model_from_cfg(cfg))
 
 
 def _seg_inputs(num_classes, batch=2, size=64):
@@ -62,15 +53,6 @@ def _seg_inputs(num_classes, batch=2, size=64):
 def _make_toy(root, num_train=6, num_val=3, seed=0):
     toy.make_toy_ade(str(root), seed=seed, num_train=num_train, num_val=num_val)
     return str(root)
-
-
-def _tree_digest(root):
-    digest = hashlib.sha256()
-    for path in sorted(glob.glob(osp.join(root, '**', '*.*'), recursive=True)):
-        digest.update(osp.relpath(path, root).encode())
-        with open(path, 'rb') as f:
-            digest.update(f.read())
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------- configs
@@ -118,7 +100,7 @@ def test_ade_config_follows_the_official_recipe(path):
 def test_config_builds_and_computes_finite_losses(path):
     cfg = _config(path)
     num_classes = cfg.model.decode_head.num_classes
-    model = _build_model(cfg).train()
+    model = build_cfg_model(cfg).train()
     inputs, samples = _seg_inputs(num_classes)
     losses = model.loss(inputs, samples)
     assert 'decode.loss_ce' in losses
@@ -154,8 +136,8 @@ def test_toy_generator_is_deterministic_and_seeded(tmp_path):
     a = _make_toy(tmp_path / 'a')
     b = _make_toy(tmp_path / 'b')
     c = _make_toy(tmp_path / 'c', seed=1)
-    assert _tree_digest(a) == _tree_digest(b)
-    assert _tree_digest(a) != _tree_digest(c)
+    assert tree_digest(a) == tree_digest(b)
+    assert tree_digest(a) != tree_digest(c)
     # A sample does not depend on how many others are written.
     more = _make_toy(tmp_path / 'more', num_train=8)
     for name in ('images/training/ADE_train_00000005.jpg',
@@ -296,7 +278,7 @@ def test_bad_checkpoint_file_is_a_clear_error(tmp_path):
     cfg = _config(TOY_CONFIG)
     # An interrupted download: the first half of a real checkpoint.
     whole = tmp_path / 'whole.pth'
-    torch.save(dict(state_dict=_build_model(cfg).state_dict()), whole)
+    torch.save(dict(state_dict=build_cfg_model(cfg).state_dict()), whole)
     truncated = tmp_path / 'truncated.pth'
     truncated.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
     with pytest.raises(CheckpointError, match=r"Cannot read checkpoint '.*truncated\.pth'.*corrupted"):
@@ -309,7 +291,7 @@ def test_bad_checkpoint_file_is_a_clear_error(tmp_path):
 
 def _mmseg0_checkpoint(cfg, path, classes):
     """A checkpoint laid out as mmseg 0.x saved the released ``recnext_*_ade20k.pth`` files."""
-    model = _build_model(cfg)
+    model = build_cfg_model(cfg)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     palette = [[i, 255 - i, (7 * i) % 256] for i in range(len(classes))]
     meta = dict(mmseg_version='0.30.0+abc', config='model = dict(...)', iter=80000, epoch=1,
@@ -333,7 +315,7 @@ def test_mmseg0_checkpoint_converts_and_loads_with_no_missing_key(name, tmp_path
     assert convert_checkpoint(src, dst, task='mmseg', config=path) == 'mmseg0'  # strict check
     converted = read_checkpoint(dst)
     assert converted['meta']['dataset_meta']['classes'] == tuple(classes)
-    model = _build_model(cfg)
+    model = build_cfg_model(cfg)
     result = model.load_state_dict(converted['state_dict'], strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     for key, value in model.state_dict().items():
@@ -359,7 +341,7 @@ def test_init_model_and_inference_in_a_fresh_process(tmp_path):
     """mmseg.apis works on our config without importing recnext_mm first (custom_imports does)."""
     cfg = _config(TOY_CONFIG)
     ckpt = str(tmp_path / 'toy.pth')
-    model = _build_model(cfg)
+    model = build_cfg_model(cfg)
     torch.save(dict(meta=dict(dataset_meta=dict(classes=toy.CLASSES, palette=toy.PALETTE)),
                     state_dict=model.state_dict()), ckpt)
     img, _ = toy.make_sample(0, 'validation', 0)

@@ -82,3 +82,24 @@ def load_toy_module(name):
     sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
     from toy_loader import load_toy_module as load
     return load(name)
+
+
+def tree_digest(root):
+    """SHA-256 over the relative paths and bytes of every file below ``root``."""
+    import glob
+    import hashlib
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(osp.join(root, '**', '*.*'), recursive=True)):
+        digest.update(osp.relpath(path, root).encode())
+        with open(path, 'rb') as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def build_cfg_model(cfg):
+    """The model of an mm config with random weights (no pretrained download), SyncBN reverted to
+    BN as the Runner does without a process group."""
+    from mmengine.model import revert_sync_batchnorm
+
+    from recnext_mm.runner_utils import build_model_from_cfg
+    return revert_sync_batchnorm(build_model_from_cfg(cfg))

@@ -6,7 +6,7 @@ convolution recursively: parameters grow linearly with the number of levels whil
 constant.
 """
 import copy
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -159,6 +159,20 @@ def to_stage_format(x: torch.Tensor, stage_index: int, num_stages: int) -> torch
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def run_trunk(stem: nn.Module, stages: Sequence[nn.Module], x: torch.Tensor, channels_last: bool,
+              num_stages: Optional[int] = None) -> Iterator[torch.Tensor]:
+    """Runs the stem and ``stages`` on ``x`` and yields the output of each stage.
+
+    With ``channels_last`` each input is first put in its memory format (:func:`to_stage_format`);
+    ``num_stages`` (default ``len(stages)``) counts the network's stages when ``stages`` is a prefix.
+    """
+    num_stages = len(stages) if num_stages is None else num_stages
+    x = stem(to_stage_format(x, -1, num_stages) if channels_last else x)
+    for i, stage in enumerate(stages):
+        x = stage(to_stage_format(x, i, num_stages) if channels_last else x)
+        yield x
+
+
 def _lsnet_block(arch, stage, index, dim, drop_path, kw):
     split_rate = arch['split_rates'][stage]
     part = dim // split_rate
@@ -272,18 +286,10 @@ class RecNeXt(BaseModule):
         self._freeze_stages()
 
     def forward(self, x):
-        if self.channels_last:
-            x = to_stage_format(x, -1, self.num_stages)
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            if self.channels_last:
-                x = to_stage_format(x, i, self.num_stages)
-            x = stage(x)
-            if i in self.out_indices:
-                # NCHW memory for the necks and heads: mmcv's RoIAlign, for one, reads it as NCHW.
-                outs.append(x.contiguous())
-        return tuple(outs)
+        # NCHW memory for the necks and heads: mmcv's RoIAlign, for one, reads it as NCHW.
+        return tuple(out.contiguous() for i, out in
+                     enumerate(run_trunk(self.stem, self.stages, x, self.channels_last))
+                     if i in self.out_indices)
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:

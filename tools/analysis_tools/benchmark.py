@@ -32,10 +32,7 @@ per image (batch 1, same form; for configs the tensor path) and ms per GMAC. ``-
 applied with ``torch.set_num_threads`` and reported. On CUDA every call is synchronised.
 """
 import argparse
-import json
-import os
 import os.path as osp
-import platform
 import statistics
 import sys
 import time
@@ -46,8 +43,9 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import (FORMS, ModelSpec, RecNeXt, build, count_macs, count_params,  # noqa: E402
-                         load_config, parse_shape, parse_spec)
+from model_utils import (FORMS, ModelSpec, RecNeXt, base_environment, build,  # noqa: E402
+                         count_macs, count_params, load_config, parse_shape, parse_spec,
+                         write_json)
 
 RESULT_FIELDS = ('model', 'kind', 'form', 'input', 'batch', 'threads', 'device', 'dtype',
                  'channels_last', 'compile', 'jit', 'median_ms', 'p25_ms', 'p75_ms', 'iqr_ms', 'min_ms',
@@ -76,29 +74,13 @@ class Entry:
 
 def environment(device: torch.device) -> Dict:
     """What the timings depend on: versions, CPU / GPU, threads."""
-    cpu = platform.processor()
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            cpu = next((line.split(':', 1)[1].strip() for line in f if 'model name' in line), cpu)
-    except OSError:
-        pass
-    env = dict(python=platform.python_version(), torch=torch.__version__, platform=platform.platform(),
-               cpu=cpu, cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+    env = base_environment()
+    env.update(torch_threads=torch.get_num_threads(),
                torch_interop_threads=torch.get_num_interop_threads(),
-               omp_num_threads=os.environ.get('OMP_NUM_THREADS'),
                mkldnn=torch.backends.mkldnn.is_available(), device=str(device))
-    try:
-        import timm
-        env['timm'] = timm.__version__
-    except ImportError:
-        pass
     if device.type == 'cuda':
         env['gpu'] = torch.cuda.get_device_name(device)
         env['cuda'] = torch.version.cuda
-    try:
-        env['load_average'] = list(os.getloadavg())
-    except OSError:
-        pass
     return env
 
 
@@ -122,10 +104,11 @@ def plan(models: List[str], forms: List[str], official_dir: Optional[str]) -> Li
         if spec.kind == 'official':
             pairs.append((spec, 'official-impl'))
             continue
+        fused_forms = spec.kind != 'config' or _has_recnext_backbone(spec.name)
         for form in forms:
             if spec.kind == 'timm' and form == 'official':
                 continue
-            if spec.kind == 'config' and form != 'train' and not _has_recnext_backbone(spec.name):
+            if form != 'train' and not fused_forms:
                 print(f'[skip] {spec.name} ({form}): the fused forms are defined for RecNeXt '
                       f'backbones only; timed in its train form.', file=sys.stderr)
                 continue
@@ -389,12 +372,8 @@ def main(argv=None) -> int:
           f'interleave {args.interleave}\n')
     print(markdown(results, ratios))
     if args.out_json:
-        payload = dict(settings={k: v for k, v in vars(args).items()}, environment=env,
-                       results=results, ratios=ratios)
-        os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
-        with open(args.out_json, 'w', encoding='utf-8') as f:
-            json.dump(payload, f, indent=1)
-        print(f'\nJSON: {args.out_json}')
+        write_json(args.out_json, dict(settings=vars(args), environment=env, results=results,
+                                       ratios=ratios))
     return 1 if any(r.get('error') for r in results) else 0
 
 

@@ -27,6 +27,7 @@ Forms:
 import json
 import os
 import os.path as osp
+import platform
 import sys
 import warnings
 from dataclasses import dataclass
@@ -452,6 +453,41 @@ def load_reference(path: Optional[str] = None) -> dict:
                                 f'RECNEXT_REFERENCE.')
     with open(path, encoding='utf-8') as f:
         return json.load(f)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or ``platform.processor()`` where that is missing."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            return next((line.split(':', 1)[1].strip() for line in f if 'model name' in line),
+                        platform.processor())
+    except OSError:
+        return platform.processor()
+
+
+def base_environment() -> Dict:
+    """What every measurement depends on: versions, CPU, OpenMP setting, load."""
+    env = dict(python=platform.python_version(), torch=torch.__version__,
+               platform=platform.platform(), cpu=cpu_model(), cpu_count=os.cpu_count(),
+               omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
+    try:
+        import timm
+        env['timm'] = timm.__version__
+    except ImportError:
+        pass
+    try:
+        env['load_average'] = list(os.getloadavg())
+    except OSError:
+        pass
+    return env
+
+
+def write_json(path: str, payload: Dict):
+    """Writes ``payload`` to ``path`` (folders created) and says where."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(payload, f, indent=1)
+    print(f'\nJSON: {path}')
 
 
 def parse_shape(values: Optional[Sequence[int]]) -> Optional[Tuple[int, int]]:

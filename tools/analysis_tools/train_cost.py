@@ -58,7 +58,6 @@ import gc
 import json
 import os
 import os.path as osp
-import platform
 import statistics
 import subprocess
 import sys
@@ -70,7 +69,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import ModelSpec, count_params, parse_shape, parse_spec  # noqa: E402
+from model_utils import (ModelSpec, base_environment, count_params, parse_shape,  # noqa: E402
+                         parse_spec, write_json)
 
 from recnext_mm.backbones.recnext import RecNeXt  # noqa: E402
 from recnext_mm.timm_models import RecNeXtClassifier  # noqa: E402
@@ -348,28 +348,9 @@ def worker(args) -> int:
 
 
 # ---------------------------------------------------------------- parent
-def cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            return next((line.split(':', 1)[1].strip() for line in f if 'model name' in line),
-                        platform.processor())
-    except OSError:
-        return platform.processor()
-
-
 def environment() -> Dict:
-    env = dict(python=platform.python_version(), torch=torch.__version__,
-               platform=platform.platform(), cpu=cpu_model(), cpu_count=os.cpu_count(),
-               omp_num_threads=os.environ.get('OMP_NUM_THREADS'), malloc_env=dict(MALLOC_ENV))
-    try:
-        import timm
-        env['timm'] = timm.__version__
-    except ImportError:
-        pass
-    try:
-        env['load_average'] = list(os.getloadavg())
-    except OSError:
-        pass
+    env = base_environment()
+    env['malloc_env'] = dict(MALLOC_ENV)
     return env
 
 
@@ -533,20 +514,20 @@ def main(argv=None) -> int:
     for s in args.skipped:
         print(f'[skip] {s["model"]} with_cp on: {s["reason"]}')
     results = []
+    env = environment()
     for name, with_cp in args.configs:
         print(f'[run] {name} with_cp {"on" if with_cp else "off"} ...', file=sys.stderr, flush=True)
         row = run_configuration(name, with_cp, args)
         if row.get('error'):
             print(f'[error] {name} with_cp {"on" if with_cp else "off"}: {row["error"]}',
                   file=sys.stderr)
-        env_row = dict(torch=torch.__version__, cpu=cpu_model(),
+        env_row = dict(torch=env['torch'], cpu=env['cpu'],
                        date=datetime.datetime.now().astimezone().isoformat(timespec='seconds'))
         row.update({k: v for k, v in env_row.items() if k not in row})
         for key in RESULT_FIELDS:
             row.setdefault(key, None)
         results.append(row)
     ratios = ratio_rows(results)
-    env = environment()
     threads = sorted({r['threads'] for r in results if r.get('threads') is not None})
     print(f'torch {env["torch"]}, {env["cpu"]}, threads {", ".join(map(str, threads)) or "-"}, '
           f'batch {args.batch}, input {args.shape[0]}x{args.shape[1]}, warmup {args.warmup}, '
@@ -555,12 +536,8 @@ def main(argv=None) -> int:
     print(markdown(results, ratios, args.skipped))
     if args.out_json:
         settings = {k: v for k, v in vars(args).items() if k not in ('configs', 'skipped', 'worker')}
-        payload = dict(settings=settings, environment=env, results=results, ratios=ratios,
-                       skipped=args.skipped)
-        os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
-        with open(args.out_json, 'w', encoding='utf-8') as f:
-            json.dump(payload, f, indent=1)
-        print(f'\nJSON: {args.out_json}')
+        write_json(args.out_json, dict(settings=settings, environment=env, results=results,
+                                       ratios=ratios, skipped=args.skipped))
     return 1 if any(r.get('error') for r in results) else 0
 
 
