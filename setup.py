@@ -1,8 +1,14 @@
 """Installs recnext_mm. The tested, pinned stack is in requirements/tested.txt; tools/bootstrap.sh
-builds it (mmcv 2.1.0 from source) into .venv."""
+builds it (mmcv 2.1.0 from source) into .venv.
+
+A wheel (``pip install .``) also carries the configs as ``recnext_mm/.mim/configs`` and the
+start-up hook of the ``recnext_mm::`` config prefix (see ``recnext_mm/scope_hook.py``).
+"""
 import os
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -12,6 +18,26 @@ def read_version():
     with open(os.path.join(HERE, 'recnext_mm', 'version.py'), encoding='utf-8') as f:
         exec(f.read(), scope)
     return scope['__version__']
+
+
+class BuildPyWithConfigs(build_py):
+    """Adds the configs and the ``recnext_mm::`` start-up hook to non-editable builds."""
+
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return
+        configs = os.path.join(self.build_lib, 'recnext_mm', '.mim', 'configs')
+        shutil.rmtree(configs, ignore_errors=True)
+        shutil.copytree(os.path.join(HERE, 'configs'), configs,
+                        ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        # mmengine looks up a model index first and falls back to .mim/configs/<path> without one.
+        with open(os.path.join(os.path.dirname(configs), 'model-index.yml'), 'w') as f:
+            f.write('Import: []\n')
+        self.copy_file(os.path.join(HERE, 'recnext_mm', 'scope_hook.py'),
+                       os.path.join(self.build_lib, 'recnext_mm_scope.py'))
+        with open(os.path.join(self.build_lib, 'recnext_mm_scope.pth'), 'w') as f:
+            f.write('import recnext_mm_scope\n')
 
 
 setup(
@@ -24,6 +50,9 @@ setup(
     license='MIT',
     python_requires='>=3.9',
     packages=find_packages(include=['recnext_mm', 'recnext_mm.*']),
+    package_data={'recnext_mm': ['reference/*.json', 'reference/*.md', 'reference/state_dict/*.txt',
+                                 'reference/fused_state_dict/*.txt']},
+    cmdclass={'build_py': BuildPyWithConfigs},
     # Ranges that admit the tested stack. mmcv must be < 2.2 for mmdet 3.3 / mmseg 1.2 and is built
     # from source by tools/bootstrap.sh, so it is not a hard requirement of the package itself.
     install_requires=[
@@ -31,6 +60,7 @@ setup(
         'mmengine>=0.10.0,<0.11',
         'timm>=1.0.3',
         'numpy',
+        'safetensors',
     ],
     extras_require={
         'mm': ['mmcv>=2.0.0,<2.2.0', 'mmdet>=3.3.0,<3.4', 'mmsegmentation>=1.2.2,<1.3',

@@ -5,16 +5,21 @@ Importing the package registers
 - the backbone ``RecNeXt`` in the root ``mmengine.registry.MODELS`` (so mmdet, mmseg and
   mmpretrain configs build it with ``type='RecNeXt'``),
 - the timm models ``recnext_<arch>``,
-- weights-only loading of mmengine Runner checkpoints on torch >= 2.6 (see ``recnext_mm.safe_load``).
+- weights-only loading of mmengine Runner checkpoints on torch >= 2.6 (see ``recnext_mm.safe_load``),
+- the ``recnext_mm::`` config prefix (see ``recnext_mm.scope_hook``).
 
 It imports none of mmdet, mmseg or mmpretrain; their task-specific pieces live in
 ``recnext_mm.classification`` (head, classifiers) and ``recnext_mm.seg_transforms`` (label check)
 and load only when a config imports them through ``custom_imports``.
 """
 from . import safe_load  # noqa: F401  (before any Runner checkpoint is read)
-from .backbones import ARCH_SETTINGS, RecNeXt, get_arch, switch_to_deploy
+from .scope_hook import install as _install_config_scope
+from .backbones import ARCH_SETTINGS, RecNeXt, get_arch
+from .deploy import deploy_model, switch_to_deploy
 from .timm_models import RecNeXtClassifier, release_url
 from .version import __version__
 
+_install_config_scope()  # the recnext_mm:: config prefix
+
 __all__ = ['__version__', 'RecNeXt', 'RecNeXtClassifier', 'ARCH_SETTINGS', 'get_arch',
-           'switch_to_deploy', 'release_url']
+           'switch_to_deploy', 'deploy_model', 'release_url']

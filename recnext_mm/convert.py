@@ -4,7 +4,9 @@
 source         saved by                               converted to (mmengine checkpoint)
 =============  =====================================  ==========================================
 official       ImageNet release ``{'model': ...}``     mmpretrain ImageClassifier: ``backbone.*``
-                                                      and ``head.head*`` (same head layout)
+(safetensors)  (or the same keys in .safetensors)     and ``head.head*`` (same head layout)
+fused          official ``*_fused.pt`` TorchScript    the same classifier in deploy form
+               archive (tensors read, code never run) (``model.deploy=True``): folded weights
 mmdet2         mmdet 2.28 runner (COCO release)       mmdet 3.x detector (Mask R-CNN key names
                                                       did not change between 2.x and 3.x)
 mmseg0         mmseg 0.x runner (ADE20K release)      mmseg 1.x EncoderDecoder (FPN + FPNHead
@@ -12,6 +14,8 @@ mmseg0         mmseg 0.x runner (ADE20K release)      mmseg 1.x EncoderDecoder (
 mmengine       an OpenMMLab 2.0 runner                ``--to-official`` turns a classifier back
                                                       into the release layout
 =============  =====================================  ==========================================
+
+Every format is read through :func:`recnext_mm.checkpoint.load_weights` (see its ``FORMATS``).
 """
 import pickle
 from collections import OrderedDict
@@ -19,29 +23,62 @@ from typing import Dict, Optional
 
 import torch
 
-from .checkpoint import (CheckpointError, compare_state_dicts, detect_format, model_state_dict,
-                         read_checkpoint, strip_module_prefix)
+from .checkpoint import (CheckpointError, LoadedWeights, check_keys, detect_format, load_into,
+                         load_weights, model_state_dict, strip_module_prefix)
 from .version import __version__
 
 
-def _load(src: str, unsafe_load: bool) -> dict:
+def _load(src: str, unsafe_load: bool) -> LoadedWeights:
     if not unsafe_load:
-        return read_checkpoint(src)
+        return load_weights(src)
     try:
         ckpt = torch.load(src, map_location='cpu', weights_only=False)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f'Cannot read {src!r}: {err}') from err
     # Keep tensors and plain metadata only: the output must load with weights_only=True.
     state = {k: v for k, v in model_state_dict(ckpt).items() if isinstance(v, torch.Tensor)}
-    if 'model' in ckpt:
-        return {'model': state}
-    return {'state_dict': state, **({'meta': {}} if 'meta' in ckpt else {})}
+    return LoadedWeights(strip_module_prefix(state), detect_format(ckpt), ckpt.get('meta') or {})
+
+
+def infer_arch(state: Dict[str, torch.Tensor], fused: bool = False) -> str:
+    """The released arch whose checkpoint (``fused``: fused archive) has exactly these backbone
+    keys and shapes (the classifier may differ in classes).
+
+    Raises:
+        CheckpointError: no released arch has this layout.
+    """
+    from .backbones import ARCH_SETTINGS
+    from .reference import release_layout
+    own = {k: tuple(v.shape) for k, v in state.items() if not k.startswith('head.')}
+    for arch in ARCH_SETTINGS:
+        layout = {k: v for k, v in release_layout(arch, fused).items() if not k.startswith('head.')}
+        if layout == own:
+            return arch
+    raise CheckpointError(f'The weights ({len(own)} backbone tensors) match none of the 18 released '
+                          f'RecNeXt archs{" (fused archives)" if fused else ""}.')
+
+
+def fused_to_deploy(state: Dict[str, torch.Tensor]) -> 'tuple[str, OrderedDict]':
+    """Folds the weights of an official fused archive (the official ``fuse()`` graph) into our
+    deploy form; returns ``(arch, state_dict of the deploy-form timm classifier)``."""
+    from .timm_models import RecNeXtClassifier
+    arch = infer_arch(state, fused=True)
+    twin = RecNeXtClassifier(arch, num_classes=state['head.weight'].shape[0])
+    twin.switch_to_deploy(official_graph=True)
+    load_into(twin, state, f'The fused archive ({arch})')
+    twin.switch_to_deploy(channels_last=False)
+    return arch, OrderedDict(twin.state_dict())
 
 
 def official_to_classifier(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """Release keys (or deploy-form timm keys) to mmpretrain classifier keys: ``backbone.*``, and
+    ``head.head*`` for the heads (``head.weight`` of a folded head becomes ``head.head.weight``)."""
     out = OrderedDict()
     for key, value in strip_module_prefix(state).items():
-        out[key if key.startswith('head.') else f'backbone.{key}'] = value
+        if key in ('head.weight', 'head.bias'):
+            out[f'head.{key}'] = value
+        else:
+            out[key if key.startswith('head.') else f'backbone.{key}'] = value
     return out
 
 
@@ -71,24 +108,27 @@ def convert_checkpoint(src: str, dst: str, task: Optional[str] = None, to_offici
             written out.
         config (str, optional): A config whose model must load the result with no missing key.
     """
-    ckpt = _load(src, unsafe_load)
-    fmt = detect_format(ckpt)
-    state = model_state_dict(ckpt)
+    weights = _load(src, unsafe_load)
+    fmt, state = weights.format, weights.state
+    release_keys = fmt in ('official', 'fused') or (
+        fmt in ('safetensors', 'state_dict') and any(k.startswith('stem.') for k in state))
     if to_official:
-        if fmt == 'official':
+        if release_keys:
             raise CheckpointError(f'{src!r} is already in the official layout.')
         torch.save({'model': classifier_to_official(state)}, dst)
         return fmt
-    target = {'official': 'mmpretrain', 'mmdet2': 'mmdet', 'mmseg0': 'mmseg'}.get(fmt, task)
+    target = 'mmpretrain' if release_keys else {'mmdet2': 'mmdet', 'mmseg0': 'mmseg'}.get(fmt, task)
     if task is not None and target != task:
         raise CheckpointError(f'{src!r} holds a {fmt} checkpoint (for {target}), not a {task} model.')
-    if fmt == 'official':
+    meta = dict(converted_from=fmt, source=str(src), recnext_mm_version=__version__)
+    if fmt == 'fused':
+        arch, state = fused_to_deploy(state)
+        meta.update(arch=arch, deploy=True)  # load with --cfg-options model.deploy=True
+    if release_keys:
         state = official_to_classifier(state)
     else:
-        state = OrderedDict((k, v) for k, v in strip_module_prefix(state).items()
-                            if not k.startswith('teacher.'))
-    meta = dict(converted_from=fmt, source=str(src), recnext_mm_version=__version__)
-    src_meta = ckpt.get('meta') or {}
+        state = OrderedDict((k, v) for k, v in state.items() if not k.startswith('teacher.'))
+    src_meta = weights.meta
     classes = src_meta.get('CLASSES') or src_meta.get('classes')
     palette = src_meta.get('PALETTE') or src_meta.get('palette')
     if classes:
@@ -96,13 +136,14 @@ def convert_checkpoint(src: str, dst: str, task: Optional[str] = None, to_offici
         if palette:
             meta['dataset_meta']['palette'] = [tuple(color) for color in palette]
     if config is not None:
-        verify_loads(config, state)
+        verify_loads(config, state, deploy=fmt == 'fused')
     torch.save({'meta': meta, 'state_dict': state}, dst)
     return fmt
 
 
-def verify_loads(config: str, state: Dict[str, torch.Tensor]) -> None:
-    """Builds the model of ``config`` and loads ``state`` strictly.
+def verify_loads(config: str, state: Dict[str, torch.Tensor], deploy: bool = False) -> None:
+    """Builds the model of ``config`` (``deploy``: in deploy form) and checks that ``state``
+    loads into it strictly.
 
     Raises:
         CheckpointError: listing missing / unexpected keys and shape mismatches.
@@ -111,11 +152,10 @@ def verify_loads(config: str, state: Dict[str, torch.Tensor]) -> None:
 
     import recnext_mm  # noqa: F401  (RecNeXt registered before the config is read)
     from .runner_utils import build_model_from_cfg
-    model = build_model_from_cfg(Config.fromfile(config))
-    own = model.state_dict()
-    own = OrderedDict((k, v) for k, v in own.items() if not k.startswith('teacher.'))
-    missing, unexpected, mismatched = compare_state_dicts(own, state)
-    if missing or unexpected or mismatched:
-        raise CheckpointError(
-            f'The converted weights do not fit {config}: missing {missing[:5]} ({len(missing)}), '
-            f'unexpected {unexpected[:5]} ({len(unexpected)}), shape mismatch {mismatched[:5]}.')
+    cfg = Config.fromfile(config)
+    if deploy:
+        cfg.model.deploy = True
+    own = OrderedDict((k, v) for k, v in build_model_from_cfg(cfg).state_dict().items()
+                      if not k.startswith('teacher.'))
+    check_keys(own, state, f'The converted weights do not fit {config}', allow_unexpected=False,
+               optional=())

@@ -1,13 +1,18 @@
 """timm models ``recnext_<arch>`` for all 18 released architectures.
 
-Registered in timm's model registry when ``recnext_mm`` is imported::
+Registered in timm's model registry when ``recnext_mm`` is imported, with the official
+pretrained tags and Hugging Face hub ids::
 
     import recnext_mm, timm
-    model = timm.create_model('recnext_m3', pretrained=False, distillation=False)
-    model.load_state_dict(torch.load('recnext_m3_distill_300e.pth')['model'])  # strict
+    model = timm.create_model('recnext_m3.dist_300e_in1k', pretrained=True)   # the hub weights
+    model = timm.create_model('recnext_m3', pretrained=True,                  # a local file
+                              pretrained_cfg_overlay=dict(file='recnext_m3_distill_300e.pth'))
 
-The network is assembled by :func:`recnext_mm.backbones.recnext.build_trunk`, the same code the
-mmengine backbone uses; the state dict is the official release layout.
+Local files may be a release ``.pth`` (``{'model': ...}``), a plain state dict, a ``.safetensors``
+file or an official fused TorchScript archive (``*_fused.pt``, loaded into the deploy form); see
+:meth:`RecNeXtClassifier.load_pretrained`. The network is assembled by
+:func:`recnext_mm.backbones.recnext.build_trunk`, the same code the mmengine backbone uses; the
+state dict is the official release layout.
 """
 from typing import List, Optional, Union
 
@@ -16,13 +21,13 @@ import torch.nn as nn
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 
-from .backbones.layers import DualHead, switch_to_deploy
-from .backbones.recnext import (ARCH_SETTINGS, build_trunk, get_arch, run_trunk,
-                                 trunk_to_channels_last)
+from .backbones.layers import dual_head, optimize_for_inference
+from .backbones.recnext import ARCH_SETTINGS, RecNeXtTrunk, get_arch
 
 RELEASE_URL = 'https://github.com/suous/RecNeXt/releases/download'
+TAGS = ('base_300e_in1k', 'dist_300e_in1k')  # the first is the default, as in the official code
 
-__all__ = ['RecNeXtClassifier', 'release_url']
+__all__ = ['RecNeXtClassifier', 'release_url', 'TAGS']
 
 
 def release_url(arch: str, distillation: bool = True) -> str:
@@ -32,50 +37,55 @@ def release_url(arch: str, distillation: bool = True) -> str:
     return f'{RELEASE_URL}/{version}/recnext_{arch}_{kind}_300e.pth'
 
 
-class RecNeXtClassifier(nn.Module):
+class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
     """RecNeXt ImageNet classifier in timm's conventions (``forward_features``, ``forward_head``,
-    ``forward_intermediates``, ``feature_info``).
+    ``forward_intermediates``, ``feature_info``, ``fuse``); scripts and fx-traces in both forms.
 
     Args:
         arch (str | dict): Architecture name or settings, see ``RecNeXt``.
+        in_chans (int): Input channels. Defaults to 3.
         num_classes (int): Classes; 0 gives pooled features. Defaults to 1000.
         distillation (bool): Training returns ``(head, head_dist)`` outputs; eval their average.
         drop_rate (float): Dropout before the heads.
         drop_path_rate (float): Stochastic depth of the last block (linear schedule).
-        deploy (bool): Build the fused inference form directly.
         global_pool (str): 'avg' or '' (no pooling).
+        deploy (bool): Build the fused inference form directly (as ``fuse()`` leaves it).
+        with_cp (bool): Gradient checkpointing (``set_grad_checkpointing``).
+        channels_last (bool, optional): channels_last memory format; by default on in deploy form.
 
     Example:
         >>> m = RecNeXtClassifier('m0').eval()
         >>> m(torch.rand(2, 3, 224, 224)).shape
         torch.Size([2, 1000])
+        >>> m.forward_features(torch.rand(2, 3, 224, 224)).shape
+        torch.Size([2, 320, 7, 7])
     """
 
     def __init__(self, arch='m3', in_chans=3, num_classes=1000, distillation=False, drop_rate=0.,
-                 drop_path_rate=0., deploy=False, global_pool='avg', with_cp=False,
-                 channels_last=None, **kwargs):
+                 drop_path_rate=0., global_pool='avg', deploy=False, with_cp=False,
+                 channels_last=None):
         super().__init__()
+        if global_pool not in ('avg', ''):
+            raise ValueError(f"global_pool must be 'avg' or '' (no pooling), got {global_pool!r}.")
         self.arch = get_arch(arch)
         self.num_classes = num_classes
         self.global_pool = global_pool
+        self.distillation = distillation
+        self.drop_rate = drop_rate
         self.grad_checkpointing = with_cp
-        self.stem, self.stages, channels, strides = build_trunk(
-            self.arch, in_chans, drop_path_rate, with_cp=with_cp, deploy=deploy)
+        channels, strides = self._build_trunk(self.arch, in_chans, drop_path_rate, None, with_cp,
+                                              deploy)
         self.num_features = self.head_hidden_size = channels[-1]
         self.feature_info = [dict(num_chs=c, reduction=s, module=f'stages.{i}')
                              for i, (c, s) in enumerate(zip(channels, strides))]
-        self.head = DualHead(channels[-1], num_classes, distillation, drop_rate, deploy=deploy)
-        self.deploy = deploy
-        self.channels_last = False
+        self.head = dual_head(channels[-1], num_classes, distillation, drop_rate, deploy)
+        self._init_kwargs = dict(arch=self.arch, in_chans=in_chans, num_classes=num_classes,
+                                 distillation=distillation, drop_rate=drop_rate,
+                                 drop_path_rate=drop_path_rate, global_pool=global_pool)
+        if deploy:
+            optimize_for_inference(self)
         if deploy if channels_last is None else channels_last:
             self.use_channels_last()
-
-    def use_channels_last(self):
-        """Runs in channels_last memory format, except the last stage on small maps (as the
-        backbone :class:`~recnext_mm.RecNeXt` does; faster on CPU)."""
-        trunk_to_channels_last(self.stem, self.stages)
-        self.channels_last = True
-        return self
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable=True):
@@ -84,88 +94,116 @@ class RecNeXtClassifier(nn.Module):
             stage.with_cp = enable
 
     @torch.jit.ignore
-    def get_classifier(self):
+    def get_classifier(self) -> nn.Module:
         return self.head
 
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None):
         if global_pool is not None:
+            if global_pool not in ('avg', ''):
+                raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}.")
             self.global_pool = global_pool
         self.num_classes = num_classes
-        self.head = DualHead(self.num_features, num_classes, self.head.distillation)
+        self.head = dual_head(self.num_features, num_classes, self.distillation, self.drop_rate,
+                              self.deploy)
+        self._init_kwargs.update(num_classes=num_classes, global_pool=self.global_pool)
 
-    def forward_features(self, x):
-        *_, features = run_trunk(self.stem, self.stages, x, self.channels_last)
-        return features
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(self._stage_input(x, -1))
+        for i, stage in enumerate(self.stages):
+            x = stage(self._stage_input(x, i))
+        return x
 
-    def forward_head(self, x, pre_logits: bool = False):
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.global_pool == 'avg':
-            x = x.mean((2, 3))
+            x = x.mean(dim=[2, 3])
         return x if pre_logits else self.head(x)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def forward_intermediates(self, x, indices: Optional[Union[int, List[int]]] = None,
+    @torch.jit.ignore
+    def forward_intermediates(self, x: torch.Tensor, indices: Optional[Union[int, List[int]]] = None,
                               norm: bool = False, stop_early: bool = False,
                               output_fmt: str = 'NCHW', intermediates_only: bool = False):
-        """Stage outputs at ``indices`` (and the final features unless ``intermediates_only``)."""
-        assert output_fmt == 'NCHW', 'RecNeXt returns NCHW feature maps.'
+        """Stage outputs at ``indices`` (and the final features unless ``intermediates_only``),
+        in NCHW memory, as the backbone returns them."""
+        if output_fmt != 'NCHW':
+            raise ValueError(f"RecNeXt returns NCHW feature maps; output_fmt={output_fmt!r}.")
         take, max_index = feature_take_indices(len(self.stages), indices)
-        stages = self.stages[:max_index + 1] if stop_early else self.stages
-        intermediates = []
-        for i, x in enumerate(run_trunk(self.stem, stages, x, self.channels_last, len(self.stages))):
-            if i in take:
-                intermediates.append(x.contiguous())  # NCHW memory, as the backbone returns
-        return intermediates if intermediates_only else (x, intermediates)
+        outs = self._run_stages(x, max_index if stop_early or intermediates_only else
+                                len(self.stages) - 1)
+        intermediates = [outs[i].contiguous() for i in take]
+        return intermediates if intermediates_only else (outs[-1], intermediates)
 
+    @torch.jit.ignore
     def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
                                   prune_head: bool = True):
         take, max_index = feature_take_indices(len(self.stages), indices)
         self.stages = self.stages[:max_index + 1]
+        self.num_stages = len(self.stages)
         if prune_head:
             self.reset_classifier(0, '')
         return take
 
     @torch.no_grad()
-    def fuse(self, channels_last=None):
-        """Folds BatchNorms, RepVGG branches and the two heads into single layers (idempotent);
-        ``channels_last`` (default: on, faster on CPU) switches the memory format."""
-        if not self.deploy:
-            switch_to_deploy(self)
-            self.deploy = True
-        if channels_last is None or channels_last:
-            self.use_channels_last()
-        return self
+    @torch.jit.ignore
+    def fuse(self, channels_last: Optional[bool] = None) -> 'RecNeXtClassifier':
+        """timm's name for :meth:`switch_to_deploy` (returns the folded model, itself)."""
+        return self.switch_to_deploy(channels_last)
 
-    switch_to_deploy = fuse
+    @torch.jit.ignore
+    def load_pretrained(self, path: str):
+        """Loads a local or downloaded file of any supported format, strictly.
+
+        Release ``.pth`` files, plain state dicts and ``.safetensors`` hold training-form weights
+        (folded on the way when this model is in deploy form); a fused TorchScript archive
+        (``*_fused.pt``) holds folded weights, so the model is first switched to its deploy form.
+        With ``num_classes`` other than the file's, the classifier keeps its fresh weights, as
+        timm does. Every other weight must be in the file.
+
+        Raises:
+            recnext_mm.checkpoint.CheckpointError: naming the missing or mismatched keys.
+        """
+        from .checkpoint import load_classifier_weights
+        load_classifier_weights(self, path)
 
 
-def _filter_release(state_dict, model):
-    """Release files are ``{'model': state_dict}``; timm's loader hands us the outer dict."""
-    return state_dict.get('model', state_dict)
-
-
-def _cfg(arch, distillation):
-    return dict(url=release_url(arch, distillation), num_classes=1000, input_size=(3, 224, 224),
-                pool_size=(7, 7), crop_pct=0.875, interpolation='bicubic',
-                mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), first_conv='stem.stem.0.conv',
-                classifier=('head.head.linear', 'head.head_dist.linear'), license='mit',
-                paper_ids='arXiv:2412.19628')
+def _cfg(arch: str, tag: str) -> dict:
+    return dict(
+        hf_hub_id=f'suous/recnext_{arch}.{tag}', url=release_url(arch, tag.startswith('dist')),
+        custom_load=True,  # file and url sources go through RecNeXtClassifier.load_pretrained
+        num_classes=1000, input_size=(3, 224, 224),
+        pool_size=(4, 4) if ARCH_SETTINGS[arch]['family'].startswith('lsnet') else (7, 7),
+        crop_pct=0.875, interpolation='bicubic', mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+        first_conv='stem.stem.0.conv', classifier=('head.head.linear', 'head.head_dist.linear'),
+        license='mit', paper_ids='arXiv:2412.19628',
+        tag=['dist', 'knowledge-distillation'] if tag.startswith('dist') else
+        ['base', 'without-distillation'])
 
 
 default_cfgs = generate_default_cfgs({
-    f'recnext_{arch}.{tag}_300e_in1k': _cfg(arch, tag == 'dist')
-    for arch in ARCH_SETTINGS for tag in ('dist', 'base')
-})
+    f'recnext_{arch}.{tag}': _cfg(arch, tag) for arch in ARCH_SETTINGS for tag in TAGS})
 
 
-def _create(arch: str, pretrained=False, **kwargs):
-    distillation = kwargs.get('distillation', False)
-    variant = f'recnext_{arch}.{"dist" if distillation else "base"}_300e_in1k'
-    out_indices = kwargs.pop('out_indices', (0, 1, 2, 3))
+def _tag_of(pretrained_cfg) -> str:
+    """The pretrained tag timm hands a factory: a tag string, a cfg with one, or None (default)."""
+    if isinstance(pretrained_cfg, str):
+        return pretrained_cfg
+    tag = getattr(pretrained_cfg, 'tag', None) or (
+        pretrained_cfg.get('tag') if isinstance(pretrained_cfg, dict) else None)
+    return tag if isinstance(tag, str) else TAGS[0]
+
+
+def _create(arch: str, pretrained=False, pretrained_cfg=None, **kwargs) -> RecNeXtClassifier:
+    # The tag selects the weights and, unless the caller sets it, the distillation head.
+    kwargs.setdefault('distillation', _tag_of(pretrained_cfg).startswith('dist'))
+    overlay = kwargs.get('pretrained_cfg_overlay')
+    if overlay and (overlay.get('file') or overlay.get('url')):
+        # timm resets custom_load for a source given here: keep our loader for every local format.
+        kwargs['pretrained_cfg_overlay'] = dict(overlay, custom_load=overlay.get('custom_load', True))
     return build_model_with_cfg(
-        RecNeXtClassifier, variant, pretrained, arch=arch, pretrained_filter_fn=_filter_release,
-        feature_cfg=dict(out_indices=out_indices, feature_cls='getter'), **kwargs)
+        RecNeXtClassifier, f'recnext_{arch}', pretrained, pretrained_cfg=pretrained_cfg,
+        arch=arch, feature_cfg=dict(out_indices=(0, 1, 2, 3), feature_cls='getter'), **kwargs)
 
 
 def _register(arch: str):

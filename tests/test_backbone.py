@@ -10,11 +10,12 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 import recnext_mm
 from recnext_mm import RecNeXt, RecNeXtClassifier
-from recnext_mm.backbones.layers import LinearAttention, switch_to_deploy
+from recnext_mm import switch_to_deploy
+from recnext_mm.backbones.layers import LinearAttention, optimize_for_inference
 from recnext_mm.backbones.recnext import ARCH_SETTINGS, LAST_STAGE_NCHW_MAX_PIXELS, to_stage_format
 from recnext_mm.checkpoint import CheckpointError
-from utils import (GOLDEN, golden_input, model_layout, reference, reference_layout, sample_indices,
-                   seeded_state_dict)
+from utils import (GOLDEN, golden_input, model_layout, randomize_norms, reference, reference_layout,
+                   rel_diff, sample_indices, seeded_state_dict)
 
 ALL_ARCHS = list(ARCH_SETTINGS)
 REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # one per family, the small ones
@@ -23,23 +24,6 @@ REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # one per family, the sma
 def stride_of(arch, stage):
     first = 8 if ARCH_SETTINGS[arch]['family'].startswith('lsnet') else 4
     return first * 2**stage
-
-
-def randomize_norms(model, seed=0):
-    """Non-trivial BN statistics, so that fusing is actually tested."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(m.num_features, generator=gen) * 0.2 + 0.2)
-                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.05)
-    return model
-
-
-def rel_diff(a, b):
-    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
 # ---------------------------------------------------------------- architecture and shapes
@@ -80,14 +64,31 @@ def test_recconv_restores_exact_size_at_every_level():
 
 def test_custom_arch_dict():
     arch = dict(family='recconv', embed_dims=(16, 32, 64), depths=(1, 1, 2), mlp_ratio=1.5)
-    model = RecNeXt(arch, out_indices=(0, 1, 2)).eval()
+    model = RecNeXt(arch, out_indices=(0, 1, 2)).eval()  # levels as released: stages left + 1
     outs = model(torch.rand(2, 3, 32, 32))
     assert [tuple(o.shape) for o in outs] == [(2, 16, 8, 8), (2, 32, 4, 4), (2, 64, 2, 2)]
-    # 3 stages -> recursion levels 3, 2, 1
-    assert len(model.stages[0].blocks[0].token_mixer.convs) == 4
-    lsnet = dict(family='lsnet', embed_dims=(32, 64), depths=(1, 1), mlp_ratios=(2, 2),
-                 num_heads=(1, 1), split_rates=(4, 4))
-    assert RecNeXt(lsnet, out_indices=(1, ))(torch.rand(1, 3, 64, 64))[0].shape == (1, 64, 4, 4)
+    assert [len(s.blocks[0].token_mixer.convs) for s in model.stages] == [4, 3, 2]  # levels + 1
+    lsnet = dict(family='lsnet', embed_dims=(32, 64), depths=(1, 3), mlp_ratios=(2, 2),
+                 split_rates=(4, 2), attentions=('recattn', 'linear'), num_heads=(1, 2),
+                 quadratic=(False, True), share_blocks=(False, True))
+    model = RecNeXt(lsnet, out_indices=(1, ))
+    assert model(torch.rand(1, 3, 64, 64))[0].shape == (1, 64, 4, 4)
+    attn = model.stages[1].blocks[0].token_mixer.attn
+    assert attn.num_heads == 2 and attn.quadratic
+    # every (split_rate + 1)-th block of a share stage reuses the attention outputs before it
+    assert [b.token_mixer is None for b in model.stages[1].blocks] == [False, False, True]
+
+
+def test_arch_table_spells_out_every_per_stage_choice():
+    for name, arch in ARCH_SETTINGS.items():
+        per_stage = [k for k in ('depths', 'levels', 'num_heads', 'quadratic', 'attentions',
+                                 'mlp_ratios', 'split_rates', 'share_blocks') if k in arch]
+        assert all(len(arch[k]) == len(arch['embed_dims']) for k in per_stage), name
+    m3 = RecNeXt('m3')
+    assert [s.blocks[0].token_mixer.level for s in m3.stages] == list(ARCH_SETTINGS['m3']['levels'])
+    a3 = RecNeXt('a3')
+    heads = [s.blocks[0].token_mixer.down[1].num_heads for s in a3.stages]
+    assert heads == list(ARCH_SETTINGS['a3']['num_heads']) == [2, 4, 8, 16]
 
 
 def test_bad_arch_name_lists_valid_names():
@@ -102,6 +103,11 @@ def test_incomplete_arch_dict_lists_missing_keys():
         RecNeXt(dict(embed_dims=(16, 32), depths=(1, 1)))
     with pytest.raises(ValueError, match='doubles channels'):
         RecNeXt(dict(family='recattn', embed_dims=(16, 48), depths=(1, 1), mlp_ratio=2))
+    with pytest.raises(ValueError, match=re.escape("arch['num_heads'] has 3 entries")):
+        RecNeXt(dict(family='recattn', embed_dims=(16, 32), depths=(1, 1), mlp_ratio=2,
+                     num_heads=(1, 2, 4)))
+    with pytest.raises(ValueError, match="'recattn' or 'linear'"):
+        RecNeXt(dict(ARCH_SETTINGS['t'], attentions=('recattn', 'conv', 'recattn', 'linear')))
 
 
 def test_out_indices():
@@ -117,25 +123,53 @@ def test_out_indices():
 
 
 # ---------------------------------------------------------------- OpenMMLab controls
-def test_frozen_stages():
-    model = RecNeXt('m0', frozen_stages=1)
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 4])
+def test_frozen_stages_as_in_mmdet_resnet(frozen_stages):
+    """-1: nothing; 0: the stem; k: the stem and the first k stages (mmdet ResNet, MobileOne)."""
+    model = RecNeXt('m0', frozen_stages=frozen_stages)
     model.train()
-    frozen = [model.stem, model.stages[0], model.stages[1]]
+    frozen = [] if frozen_stages < 0 else [model.stem, *model.stages[:frozen_stages]]
+    trained = model.stages[max(frozen_stages, 0):]
     for module in frozen:
         assert all(not p.requires_grad for p in module.parameters())
         assert all(not m.training for m in module.modules())
-    for module in model.stages[2:]:
+    for module in trained:
         assert all(p.requires_grad for p in module.parameters())
         assert all(m.training for m in module.modules())
-    # the frozen part really does not change while training
-    before = copy.deepcopy(model.stages[1].state_dict())
+    if frozen_stages == -1:
+        assert model.stem.training and all(p.requires_grad for p in model.stem.parameters())
+
+
+def test_frozen_stages_do_not_change_while_training():
+    model = RecNeXt('m0', frozen_stages=1).train()
+    before = copy.deepcopy(model.stages[0].state_dict())
     out = sum(o.mean() for o in model(torch.rand(2, 3, 64, 64)))
     out.backward()
-    for key, value in model.stages[1].state_dict().items():
+    for key, value in model.stages[0].state_dict().items():
         assert torch.equal(value, before[key]), key  # running stats included (eval mode)
     assert model.stem.stem[0].conv.weight.grad is None
-    with pytest.raises(ValueError, match='frozen_stages'):
-        RecNeXt('m0', frozen_stages=4)
+    assert model.stages[1].blocks[0].channel_mixer[0].conv.weight.grad is not None
+    with pytest.raises(ValueError, match='frozen_stages=5 is out of range'):
+        RecNeXt('m0', frozen_stages=5)
+
+
+def test_norm_cfg_requires_grad_false_freezes_the_norms():
+    model = RecNeXt('a0', norm_cfg=dict(type='BN', requires_grad=False))
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert norms and all(not p.requires_grad for m in norms for p in m.parameters())
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert all(m.weight.requires_grad for m in convs)
+    sum(o.mean() for o in model.train()(torch.rand(2, 3, 64, 64))).backward()
+    assert all(p.grad is None for m in norms for p in m.parameters())
+
+
+def test_deploy_refuses_norms_that_are_not_batchnorm():
+    model = RecNeXt('m0', norm_cfg=dict(type='GN', num_groups=4)).eval()
+    assert any(isinstance(m, nn.GroupNorm) for m in model.modules())
+    keys = list(model.state_dict())
+    with pytest.raises(TypeError, match=r'Cannot fold .*GroupNorm.*BatchNorm statistics only'):
+        model.switch_to_deploy()
+    assert list(model.state_dict()) == keys and not model.deploy  # nothing half folded
 
 
 def test_norm_eval_keeps_every_bn_in_eval_including_syncbn():
@@ -256,13 +290,17 @@ def test_official_equivalent_fuse_keeps_standalone_norms():
 
 def test_deploy_attention_feature_map_equals_elu_plus_one():
     attn = LinearAttention(16).eval()
-    assert not switch_to_deploy(copy.deepcopy(attn), official_graph=True).exp_kernel
     x = torch.linspace(-40, 40, 16 * 64).reshape(1, 16, 8, 8)
-    official = attn._feature_map(x)
-    assert not attn.exp_kernel and torch.equal(official, torch.nn.functional.elu(x) + 1)
-    switch_to_deploy(attn)
-    assert attn.exp_kernel and LinearAttention(16, deploy=True).exp_kernel
-    assert torch.allclose(attn._feature_map(x), official, rtol=1e-6, atol=1e-7)
+    with torch.no_grad():
+        official = attn(x)
+        assert not attn.exp_kernel
+        assert optimize_for_inference(attn).exp_kernel
+        assert torch.allclose(attn(x), official, rtol=1e-6, atol=1e-6)
+    deployed = RecNeXt('a0', deploy=True)
+    official_graph = switch_to_deploy(RecNeXt('a0'), official_graph=True)
+    attns = [m for m in deployed.modules() if isinstance(m, LinearAttention)]
+    assert attns and all(m.exp_kernel for m in attns)
+    assert not any(m.exp_kernel for m in official_graph.modules() if isinstance(m, LinearAttention))
 
 
 def test_repeated_input_depthwise_conv_equals_the_multiplier_conv():
@@ -270,11 +308,12 @@ def test_repeated_input_depthwise_conv_equals_the_multiplier_conv():
     conv = nn.Conv2d(8, 16, 7, stride=2, padding=3, groups=8)
     x = torch.randn(2, 8, 15, 12)
     with torch.no_grad():
-        assert torch.allclose(repeated_input_depthwise_conv(conv, x), conv(x), rtol=1e-5, atol=1e-6)
-    down = MetaDownsample(8, 2)
-    assert not down.repeat_input and MetaDownsample(8, 2, deploy=True).repeat_input
-    assert not switch_to_deploy(copy.deepcopy(down), official_graph=True).repeat_input
-    assert switch_to_deploy(down).repeat_input
+        fast = repeated_input_depthwise_conv(x, conv.weight, conv.bias, 2, 3)
+        assert torch.allclose(fast, conv(x), rtol=1e-5, atol=1e-6)
+    assert not MetaDownsample(8, 2).repeat_input and optimize_for_inference(MetaDownsample(8, 2)).repeat_input
+    downs = lambda m: [d for d in m.modules() if isinstance(d, MetaDownsample)]  # noqa: E731
+    assert all(d.repeat_input for d in downs(RecNeXt('m0', deploy=True)))
+    assert not any(d.repeat_input for d in downs(switch_to_deploy(RecNeXt('m0'), official_graph=True)))
 
 
 def test_deploy_model_fuses_every_recnext_part_of_a_composite_model():
@@ -318,10 +357,7 @@ def test_same_outputs_as_official_implementation(arch):
 
 
 def _measured(arch):
-    ref = reference()
-    if ref is None:
-        pytest.skip('../shared/reference is not available')
-    return ref['variants'][arch]['measured_official_impl']
+    return reference()['variants'][arch]['measured_official_impl']
 
 
 @pytest.mark.parametrize('arch', ALL_ARCHS)
@@ -370,11 +406,9 @@ def test_timm_distillation_heads_and_fuse():
         expected = (model.head.head(feats) + model.head.head_dist(feats)) / 2
         averaged = model(x)
         assert torch.allclose(averaged, expected, atol=1e-6)
-        model.fuse()
+        assert model.fuse() is model
         fused = model(x)
-    assert isinstance(model.head.head, nn.Module) and not hasattr(model.head, 'head_dist')
-    assert isinstance(model.head.head.linear, nn.Linear) and isinstance(model.head.head.norm,
-                                                                         nn.Identity)
+    assert type(model.head) is nn.Linear  # both heads and their average: one Linear, head.weight
     assert rel_diff(fused, averaged) < 1e-4
 
 
@@ -435,7 +469,7 @@ def test_pretrained_plain_state_dict_into_deploy_backbone(tmp_path):
 def test_pretrained_mismatched_arch_is_an_error(tmp_path):
     path, _ = _release_file(tmp_path, 'm3')
     backbone = RecNeXt('m4', init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(CheckpointError, match=r'weights missing.*stages\.0\.blocks\.3'):
+    with pytest.raises(CheckpointError, match=r'missing keys.*stages\.0\.blocks\.3'):
         backbone.init_weights()
     path0, _ = _release_file(tmp_path, 'm0', 'm0.pth')
     backbone = RecNeXt('m3', init_cfg=dict(type='Pretrained', checkpoint=path0))
@@ -447,7 +481,7 @@ def test_pretrained_that_loads_nothing_is_an_error(tmp_path):
     path = tmp_path / 'other.pth'
     torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(64, 3, 7, 7)}}, path)
     backbone = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(CheckpointError, match='weights missing'):
+    with pytest.raises(CheckpointError, match='missing keys'):
         backbone.init_weights()
     missing = RecNeXt('m0', init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'no.pth')))
     with pytest.raises(CheckpointError, match='not found'):

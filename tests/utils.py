@@ -6,32 +6,20 @@ from collections import OrderedDict
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SHARED = osp.join(osp.dirname(REPO), 'shared')
-REFERENCE_JSON = osp.join(SHARED, 'reference', 'recnext_reference.json')
 GOLDEN = osp.join(REPO, 'tests', 'data', 'official_outputs.pt')
 
 
 def reference():
-    """The measured facts about the official release (../shared/reference), or None if absent."""
-    if not osp.exists(REFERENCE_JSON):
-        return None
-    with open(REFERENCE_JSON) as f:
-        return json.load(f)
+    """The measured facts about the official release (recnext_mm/reference/README.md)."""
+    from recnext_mm.reference import reference_facts
+    return reference_facts()
 
 
-def reference_layout(arch):
-    """``{key: shape}`` of the released checkpoint of ``arch``, from the reference key listing
-    (../shared/reference); the test is skipped where that folder is absent."""
-    path = osp.join(SHARED, 'reference', 'state_dict', f'recnext_{arch}.txt')
-    if not osp.exists(path):
-        import pytest
-        pytest.skip(f'reference key listing not available: {path}')
-    layout = OrderedDict()
-    with open(path) as f:
-        for line in f:
-            key, shape = line.rstrip('\n').split(' ', 1)
-            layout[key] = tuple(int(s) for s in shape.strip('()').split(',') if s.strip())
-    return layout
+def reference_layout(arch, fused=False):
+    """``{key: shape}`` of the released checkpoint of ``arch`` (``fused``: of the official fused
+    TorchScript archive)."""
+    from recnext_mm.reference import release_layout
+    return release_layout(arch, fused)
 
 
 def seeded_state_dict(layout, seed=0):
@@ -58,6 +46,25 @@ def seeded_state_dict(layout, seed=0):
             fan_in = max(1, int(torch.tensor(shape[1:]).prod()))
             state[key] = torch.randn(shape, generator=gen) / fan_in**0.5
     return state
+
+
+def randomize_norms(model, seed=0):
+    """Non-trivial BatchNorm statistics and affine parameters, so that folding is really tested."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=gen) * 0.2 + 0.2)
+                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.05)
+    return model
+
+
+def rel_diff(a, b):
+    """Largest absolute difference relative to the largest magnitude of ``b``."""
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
 def golden_input(seed=0):

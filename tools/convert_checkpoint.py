@@ -4,16 +4,16 @@
     python tools/convert_checkpoint.py recnext_m3_distill_300e.pth m3_in1k.pth      # -> mmpretrain
     python tools/convert_checkpoint.py recnext_m3_coco.pth m3_coco_mmdet3.pth       # -> mmdet 3.x
     python tools/convert_checkpoint.py recnext_m3_ade20k.pth m3_ade_mmseg1.pth      # -> mmseg 1.x
+    python tools/convert_checkpoint.py recnext_m3_distill_300e_fused.pt m3_fused.pth  # -> deploy form
     python tools/convert_checkpoint.py m3_in1k.pth release.pth --to-official        # -> {'model': ...}
 
-The source format is detected. --config CONFIG checks that the result loads into that config's
+The source format is detected (recnext_mm.checkpoint.FORMATS). An official fused TorchScript
+archive is read tensors-only (its code never runs) and written as the mmpretrain classifier in
+deploy form: evaluate it with --cfg-options model.deploy=True. --config CONFIG checks that the result loads into that config's
 model with no missing or unexpected key.
 """
 import argparse
-import os.path as osp
 import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def main(argv=None):

@@ -1,53 +1,76 @@
 """Building blocks of the RecNeXt family.
 
-Every layer here has a training form (convolutions followed by BatchNorm, RepVGG-style parallel
-branches, two classifier heads) and a deploy form in which those are folded into single biased
-convolutions / linear layers. ``switch_to_deploy()`` converts in place; ``deploy=True`` builds the
-deploy form directly so that a fused state dict loads strictly.
+Deploy protocol (one per layer, named as timm and mmpretrain name them):
 
-The parameter names follow the official release (``stem.stem.0.conv.weight``,
-``stages.2.blocks.3.token_mixer.convs.1.weight``, ``head.head_dist.linear.bias`` ...), so released
-checkpoints load without renaming.
+- ``fuse()`` returns the folded replacement of a layer: :class:`ConvNorm` -> ``Conv2d``,
+  :class:`NormLinear` -> ``Linear``, :class:`RepVGGDW` -> one depthwise ``Conv2d`` and
+  :class:`DualHead` -> one ``Linear``. These are the folds of the official ``fuse()``.
+- ``switch_to_deploy()`` folds in place the standalone BatchNorm that follows the RecConv
+  (:class:`RecConvBlock`) or the downsampling conv (:class:`MetaDownsample`); the official code
+  keeps those two.
+
+:func:`reparameterize` applies both (timm's ``reparameterize_model`` reaches the same folds).
+The speed choices that leave the function unchanged (the memory format, the exp form of the
+attention feature map, the repeated-input downsampling) are not folds: they are switched on in one
+place, :func:`optimize_for_inference`, after folding.
+
+Every layer scripts with ``torch.jit.script`` and traces with ``torch.fx`` in both forms. The
+parameter names follow the official release (``stem.stem.0.conv.weight``,
+``stages.2.blocks.3.token_mixer.convs.1.weight``, ``head.head_dist.linear.bias`` ...), and the
+folded names follow the official fused archives (``stem.stem.0.weight``, ``head.weight``).
 """
 import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Tuple
 
 import torch
+import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import DropPath, trunc_normal_
+from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
-    'build_norm', 'fold_bn', 'ConvNorm', 'conv_norm', 'NormLinear', 'RecConv2d', 'LinearAttention', 'RecAttn2d',
-    'RepVGGDW', 'Mlp', 'Stem', 'RecConvBlock', 'RecAttnBlock', 'PartialChannelBlock', 'MetaDownsample',
-    'PartialDownsample', 'RecNeXtStage', 'DualHead', 'switch_to_deploy'
+    'build_norm', 'fold_bn', 'ConvNorm', 'conv_norm', 'NormLinear', 'RecConv2d', 'LinearAttention',
+    'RecAttn2d', 'RepVGGDW', 'Mlp', 'Stem', 'RecConvBlock', 'RecAttnBlock', 'PartialChannelBlock',
+    'MetaDownsample', 'PartialDownsample', 'RecNeXtStage', 'PartialChannelStage', 'DualHead',
+    'merge_dual_heads', 'reparameterize', 'optimize_for_inference', 'check_foldable'
 ]
 
 
 def build_norm(norm_cfg: Optional[dict], num_features: int) -> nn.Module:
     """Builds a 2d normalisation layer from an OpenMMLab style ``norm_cfg``.
 
-    ``BN`` and ``SyncBN`` are built here so that the timm models need no mmcv; any other type is
-    looked up in mmengine's ``MODELS`` registry (where mmcv registers GN, LN, ...).
+    ``BN`` and ``SyncBN`` are built here so that the timm models need no mmcv; any other type (GN,
+    LN, IN ...) by mmcv's ``build_norm_layer``. ``requires_grad=False`` freezes the layer's affine
+    parameters, as mmcv does.
     """
     cfg = dict(norm_cfg or dict(type='BN'))
     layer_type = cfg.pop('type')
-    cfg.pop('requires_grad', None)
+    requires_grad = cfg.pop('requires_grad', True)
     if layer_type in ('BN', 'BN2d'):
-        return nn.BatchNorm2d(num_features, **cfg)
-    if layer_type == 'SyncBN':
-        return nn.SyncBatchNorm(num_features, **cfg)
-    from mmengine.registry import MODELS
-    return MODELS.build(dict(type=layer_type, num_features=num_features, **cfg))
+        layer = nn.BatchNorm2d(num_features, **cfg)
+    elif layer_type == 'SyncBN':
+        layer = nn.SyncBatchNorm(num_features, **cfg)
+    else:
+        from mmcv.cnn import build_norm_layer
+        layer = build_norm_layer(dict(type=layer_type, **cfg), num_features)[1]
+    for param in layer.parameters():
+        param.requires_grad = requires_grad
+    return layer
 
 
 @torch.no_grad()
-def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor], bn: _BatchNorm):
+def fold_bn(weight: Tensor, bias: Optional[Tensor], bn: nn.Module) -> Tuple[Tensor, Tensor]:
     """Returns ``(weight, bias)`` of the affine map ``bn(conv(x))`` as one convolution.
 
     ``weight`` has the output channels in dim 0 (conv or linear weight).
+
+    Raises:
+        TypeError: ``bn`` is not a BatchNorm (see :func:`check_foldable`).
     """
+    if not isinstance(bn, _BatchNorm):
+        raise TypeError(f'Only BatchNorm layers fold into convolutions, got {type(bn).__name__}.')
     std = (bn.running_var + bn.eps).sqrt()
     scale = bn.weight / std if bn.affine else 1.0 / std
     shift = (bn.bias if bn.affine else 0.) - bn.running_mean * scale
@@ -56,7 +79,8 @@ def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor], bn: _BatchNorm):
     return fused_w, fused_b
 
 
-def _biased_copy(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+def _biased_conv(conv: nn.Conv2d, weight: Tensor, bias: Tensor) -> nn.Conv2d:
+    """A copy of ``conv``'s geometry with the given weight and bias."""
     new = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                     conv.dilation, conv.groups, bias=True, device=weight.device, dtype=weight.dtype)
     new.weight.data.copy_(weight)
@@ -64,68 +88,58 @@ def _biased_copy(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> n
     return new
 
 
-class ConvNorm(nn.Module):
-    """``Conv2d`` followed by a norm layer (``conv``, ``norm``); folds into one biased conv."""
+class ConvNorm(nn.Sequential):
+    """``Conv2d`` followed by a norm layer (``conv``, ``norm``); ``fuse()`` returns one biased conv."""
 
     def __init__(self, in_channels, out_channels, kernel_size=1, stride=1, padding=0, groups=1,
-                 bias=False, norm_cfg=None, deploy=False):
+                 bias=False, norm_cfg=None):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups,
-                              bias=bias or deploy)
-        self.norm = nn.Identity() if deploy else build_norm(norm_cfg, out_channels)
-        if not deploy:
+        self.add_module('conv', nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
+                                          groups=groups, bias=bias))
+        self.add_module('norm', build_norm(norm_cfg, out_channels))
+        if isinstance(self.norm, _BatchNorm):
             nn.init.constant_(self.norm.weight, 1)
             nn.init.constant_(self.norm.bias, 0)
 
-    def forward(self, x):
-        return self.norm(self.conv(x))
-
     @torch.no_grad()
-    def switch_to_deploy(self):
-        if isinstance(self.norm, nn.Identity):
-            return
-        w, b = fold_bn(self.conv.weight, self.conv.bias, self.norm)
-        self.conv = _biased_copy(self.conv, w, b)
-        self.norm = nn.Identity()
+    def fuse(self) -> nn.Conv2d:
+        return _biased_conv(self.conv, *fold_bn(self.conv.weight, self.conv.bias, self.norm))
 
 
-def conv_norm(*args, deploy=False, **kwargs) -> nn.Module:
-    """A :class:`ConvNorm`; in deploy form directly the biased ``Conv2d`` it folds into (one module
-    call instead of three per layer, as the official ``fuse()`` leaves it)."""
+def conv_norm(in_channels, out_channels, kernel_size=1, stride=1, padding=0, groups=1, bias=False,
+              norm_cfg=None, deploy=False) -> nn.Module:
+    """A :class:`ConvNorm`, or in deploy form directly the biased ``Conv2d`` it folds into."""
     if deploy:
-        return ConvNorm(*args, deploy=True, **kwargs).conv
-    return ConvNorm(*args, **kwargs)
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups,
+                         bias=True)
+    return ConvNorm(in_channels, out_channels, kernel_size, stride, padding, groups, bias, norm_cfg)
 
 
-class NormLinear(nn.Module):
-    """``BatchNorm1d`` followed by ``Linear`` (``norm``, ``linear``); folds into one linear."""
+class NormLinear(nn.Sequential):
+    """``BatchNorm1d`` followed by ``Linear`` (``norm``, ``linear``); ``fuse()`` returns one linear."""
 
-    def __init__(self, in_features, out_features, std=0.02, deploy=False):
+    def __init__(self, in_features, out_features, std=0.02):
         super().__init__()
-        self.norm = nn.Identity() if deploy else nn.BatchNorm1d(in_features)
-        self.linear = nn.Linear(in_features, out_features)
+        self.add_module('norm', nn.BatchNorm1d(in_features))
+        self.add_module('linear', nn.Linear(in_features, out_features))
         trunc_normal_(self.linear.weight, std=std)
         nn.init.constant_(self.linear.bias, 0)
 
-    def forward(self, x):
-        return self.linear(self.norm(x))
-
     @torch.no_grad()
-    def switch_to_deploy(self):
-        if isinstance(self.norm, nn.Identity):
-            return
+    def fuse(self) -> nn.Linear:
         bn, lin = self.norm, self.linear
-        std = (bn.running_var + bn.eps).sqrt()
-        scale = bn.weight / std
+        scale = bn.weight / (bn.running_var + bn.eps).sqrt()
         shift = bn.bias - bn.running_mean * scale
-        # linear(bn(x)) = W (scale * x + shift) + b
-        self.linear.bias.data.copy_(lin.weight @ shift + lin.bias)
-        self.linear.weight.data.mul_(scale[None, :])
-        self.norm = nn.Identity()
+        # linear(bn(x)) = (W * scale) x + (W shift + b)
+        fused = nn.Linear(lin.in_features, lin.out_features, device=lin.weight.device,
+                          dtype=lin.weight.dtype)
+        fused.weight.data.copy_(lin.weight * scale[None, :])
+        fused.bias.data.copy_(lin.weight @ shift + lin.bias)
+        return fused
 
 
-def _interpolate(x: torch.Tensor, size, mode: str) -> torch.Tensor:
-    if mode in ('bilinear', 'bicubic'):
+def _interpolate(x: Tensor, size: List[int], mode: str) -> Tensor:
+    if mode == 'bilinear' or mode == 'bicubic':
         return F.interpolate(x, size=size, mode=mode, align_corners=False)
     return F.interpolate(x, size=size, mode=mode)
 
@@ -156,24 +170,56 @@ class RecConv2d(nn.Module):
         self.convs = nn.ModuleList(
             [nn.Conv2d(bias=deploy and i == level, **dw) for i in range(level + 1)])
 
-    def forward(self, x):
-        pyramid = []
+    def forward(self, x: Tensor) -> Tensor:
+        feats: List[Tensor] = []
+        sizes: List[List[int]] = []
         y = x
         for _ in range(self.level):
-            size = y.shape[-2:]
+            sizes.append([y.shape[-2], y.shape[-1]])
             y = self.down(y)
-            pyramid.append((y, size))
-        agg = None
-        for conv, (feat, size) in zip(self.convs, reversed(pyramid)):
-            agg = _interpolate(conv(feat if agg is None else feat + agg), size, self.mode)
-        return self.convs[self.level](x if agg is None else x + agg)
+            feats.append(y)
+        out = x
+        agg = x  # the running sum of the coarser levels (first used once assigned below)
+        for i, conv in enumerate(self.convs):
+            if i < self.level:  # coarsest level first
+                j = self.level - 1 - i
+                agg = _interpolate(conv(feats[j] if i == 0 else feats[j] + agg), sizes[j], self.mode)
+            else:
+                out = conv(x if self.level == 0 else x + agg)
+        return out
 
     @torch.no_grad()
-    def fold_norm(self, bn: _BatchNorm):
+    def fold_output_norm(self, bn: nn.Module):
         """Folds a BatchNorm applied to this module's output into its last conv (exact)."""
         last = self.convs[self.level]
-        w, b = fold_bn(last.weight, last.bias, bn)
-        self.convs[self.level] = _biased_copy(last, w, b)
+        self.convs[self.level] = _biased_conv(last, *fold_bn(last.weight, last.bias, bn))
+
+
+def _attention(q_t: Tensor, k: Tensor, v_t: Tensor, quadratic: bool) -> Tensor:
+    """q_t: (B, heads, N, d), k: (B, heads, d, N), v_t: (B, heads, N, dv) -> (B, heads, N, dv)."""
+    scale = q_t.shape[-2] ** -0.5
+    if quadratic:
+        attn = q_t @ k
+        attn = attn / (attn.mean(dim=-1, keepdim=True) + 1e-6)
+        return (attn * scale) @ (v_t * scale)
+    kv = (k * scale) @ (v_t * scale)
+    return q_t @ kv / (q_t @ k.mean(dim=-1, keepdim=True) + 1e-6)
+
+
+@torch.fx.wrap
+def linear_attention(q_t: Tensor, k: Tensor, v_t: Tensor, quadratic: bool) -> Tensor:
+    """The attention product and its normalisation, in fp32 under fp16/bf16 inputs or autocast
+    (the sums over all tokens overflow fp16 otherwise); the result has ``v_t``'s dtype.
+
+    A leaf for ``torch.fx`` (its dtype and autocast checks are not traceable); TorchScript, which
+    has no autocast query, runs the plain product.
+    """
+    if not torch.jit.is_scripting():
+        low = q_t.dtype in (torch.float16, torch.bfloat16) or v_t.dtype in (torch.float16, torch.bfloat16)
+        if low or torch.is_autocast_enabled(q_t.device.type):
+            with torch.autocast(device_type=q_t.device.type, enabled=False):
+                return _attention(q_t.float(), k.float(), v_t.float(), quadratic).to(v_t.dtype)
+    return _attention(q_t, k, v_t, quadratic)
 
 
 class LinearAttention(nn.Module):
@@ -181,8 +227,12 @@ class LinearAttention(nn.Module):
 
     ``out = q^T (k v^T) / (q^T mean(k))`` per head, plus ``pe(x)``. ``quadratic=True`` evaluates the
     same expression as ``(q^T k / mean(q^T k)) v^T`` (cheaper for few tokens, and the op layout the
-    official late stages use, so FLOP counts match). Under fp16/bf16 autocast the attention product
-    and its normalisation run in fp32: the sums over all tokens overflow fp16 otherwise.
+    official late stages use, so FLOP counts match).
+
+    Two inference switches (:func:`optimize_for_inference`) leave the function unchanged:
+    ``exp_kernel`` evaluates ``elu(x) + 1`` as ``exp(min(x, 0)) + max(x, 0)`` (about 10x faster on
+    CPU, where ``elu`` took 20% of the A series' time), and ``token_major`` reads the tokens of
+    channels_last inputs without copying the maps.
 
     Args:
         dim (int): Channels (also the value dimension).
@@ -197,61 +247,39 @@ class LinearAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.quadratic = quadratic
-        self.exp_kernel = deploy
+        self.exp_kernel = False
+        self.token_major = False
         qk_channels = int(dim * 2 * qk_ratio)
         self.qk_dim = qk_channels // 2 // num_heads
         self.qk = conv_norm(dim, qk_channels, 1, groups=2 if qk_ratio == 1.0 else 1, bias=bias,
-                           norm_cfg=norm_cfg, deploy=deploy)
+                            norm_cfg=norm_cfg, deploy=deploy)
         self.pe = conv_norm(dim, dim, 3, padding=1, groups=dim, bias=bias, norm_cfg=norm_cfg,
-                           deploy=deploy)
+                            deploy=deploy)
 
-    def _attend(self, q_t, k, v_t, scale):
-        """q_t: (B, heads, N, qk_dim), k: (B, heads, qk_dim, N), v_t: (B, heads, N, v_dim)."""
-        if self.quadratic:
-            attn = q_t @ k
-            attn = attn / (attn.mean(dim=-1, keepdim=True) + 1e-6)
-            return (attn * scale) @ (v_t * scale)
-        kv = (k * scale) @ (v_t * scale)
-        return q_t @ kv / (q_t @ k.mean(dim=-1, keepdim=True) + 1e-6)
-
-    def _feature_map(self, x):
-        """``elu(x) + 1``. The deploy form evaluates it as ``exp(min(x, 0)) + max(x, 0)``: the same
-        function within an ulp, and about 10x faster on CPU, where ``elu`` (an ``expm1``) took 20%
-        of the A series' inference time. The train form keeps the official op."""
-        if self.exp_kernel:
-            return torch.exp(x.clamp(max=0)) + x.clamp(min=0)
-        return F.elu(x) + 1.0
-
-    def optimize_for_inference(self):
-        self.exp_kernel = True
-
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         n = h * w
-        qk = self._feature_map(self.qk(x))
-        token_major = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-        if token_major:
-            # channels_last memory is (B, H, W, C): read tokens without copying the maps.
+        qk = self.qk(x)
+        if self.exp_kernel:
+            qk = torch.exp(qk.clamp(max=0)) + qk.clamp(min=0)
+        else:
+            qk = F.elu(qk) + 1.0
+        if self.token_major:  # channels_last memory is (B, H, W, C): tokens without copies
             qk = qk.permute(0, 2, 3, 1).reshape(b, n, 2, self.num_heads, self.qk_dim)
             q_t, k = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].permute(0, 2, 3, 1)
             v_t = x.permute(0, 2, 3, 1).reshape(b, n, self.num_heads, -1).transpose(1, 2)
-        else:
-            q, k = qk.reshape(b, 2, self.num_heads, self.qk_dim, n).unbind(dim=1)
-            q_t, v_t = q.transpose(-1, -2), x.reshape(b, self.num_heads, -1, n).transpose(-1, -2)
-        if x.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(x.device.type):
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                out = self._attend(q_t.float(), k.float(), v_t.float(), n**-0.5).to(x.dtype)
-        else:
-            out = self._attend(q_t, k, v_t, n**-0.5)
-        if token_major:
+            out = linear_attention(q_t, k, v_t, self.quadratic)
             out = out.transpose(1, 2).reshape(b, h, w, c).permute(0, 3, 1, 2)
         else:
+            q, k = qk.reshape(b, 2, self.num_heads, self.qk_dim, n).unbind(dim=1)
+            v_t = x.reshape(b, self.num_heads, -1, n).transpose(-1, -2)
+            out = linear_attention(q.transpose(-1, -2), k, v_t, self.quadratic)
             out = out.transpose(-1, -2).reshape(b, c, h, w)
         return out + self.pe(x)
 
     def extra_repr(self):
         return (f'num_heads={self.num_heads}, qk_dim={self.qk_dim}, quadratic={self.quadratic}, '
-                f'exp_kernel={self.exp_kernel}')
+                f'exp_kernel={self.exp_kernel}, token_major={self.token_major}')
 
 
 class RecAttn2d(nn.Module):
@@ -272,39 +300,34 @@ class RecAttn2d(nn.Module):
                             deploy=deploy))
         self.conv = conv_norm(dim, dim, **dw)
 
-    def forward(self, x):
-        return self.conv(x + _interpolate(self.down(x), x.shape[-2:], self.mode))
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x + _interpolate(self.down(x), [x.shape[-2], x.shape[-1]], self.mode))
 
 
 class RepVGGDW(nn.Module):
-    """``x + dw3x3(x) + dw1x1(x)``, each with BN; one 3x3 depthwise conv in deploy form."""
+    """``x + dw3x3(x) + dw1x1(x)``, each with BN; ``fuse()`` returns one 3x3 depthwise conv."""
 
-    def __init__(self, dim, norm_cfg=None, deploy=False):
+    def __init__(self, dim, norm_cfg=None):
         super().__init__()
-        self.deploy = deploy
-        if deploy:
-            self.conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim, bias=True)
-        else:
-            self.lk = ConvNorm(dim, dim, 3, padding=1, groups=dim, bias=True, norm_cfg=norm_cfg)
-            self.sk = ConvNorm(dim, dim, 1, groups=dim, bias=True, norm_cfg=norm_cfg)
+        self.lk = ConvNorm(dim, dim, 3, padding=1, groups=dim, bias=True, norm_cfg=norm_cfg)
+        self.sk = ConvNorm(dim, dim, 1, groups=dim, bias=True, norm_cfg=norm_cfg)
 
-    def forward(self, x):
-        if self.deploy:
-            return self.conv(x)
+    def forward(self, x: Tensor) -> Tensor:
         return self.lk(x) + self.sk(x) + x
 
     @torch.no_grad()
-    def switch_to_deploy(self):
-        if self.deploy:
-            return
-        self.lk.switch_to_deploy()
-        self.sk.switch_to_deploy()
-        lk, sk = self.lk.conv, self.sk.conv
+    def fuse(self) -> nn.Conv2d:
+        lk, sk = self.lk.fuse(), self.sk.fuse()
         weight = lk.weight + F.pad(sk.weight, [1, 1, 1, 1])
         weight[:, :, 1, 1] += 1.0  # the identity branch
-        self.conv = _biased_copy(lk, weight, lk.bias + sk.bias)
-        del self.lk, self.sk
-        self.deploy = True
+        return _biased_conv(lk, weight, lk.bias + sk.bias)
+
+
+def rep_vgg_dw(dim, norm_cfg=None, deploy=False) -> nn.Module:
+    """A :class:`RepVGGDW`, or in deploy form directly the depthwise conv it folds into."""
+    if deploy:
+        return nn.Conv2d(dim, dim, 3, padding=1, groups=dim, bias=True)
+    return RepVGGDW(dim, norm_cfg)
 
 
 class Mlp(nn.Sequential):
@@ -330,7 +353,7 @@ class Stem(nn.Module):
         layers: List[nn.Module] = []
         for i in range(num_convs):
             layers.append(conv_norm(widths[i], widths[i + 1], 3, stride=2, padding=1, bias=bias,
-                                   norm_cfg=norm_cfg, deploy=deploy))
+                                    norm_cfg=norm_cfg, deploy=deploy))
             if i < num_convs - 1:
                 layers.append(act_layer())
         if num_convs == 3:  # keeps the official indices stem.stem.{0,2,4}
@@ -338,12 +361,13 @@ class Stem(nn.Module):
         self.stem = nn.Sequential(*layers)
         self.stride = 2**num_convs
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return self.stem(x)
 
 
 class RecConvBlock(nn.Module):
-    """M-series block: ``x + mlp(bn(recconv(x)))``; the BN folds into the RecConv when deployed."""
+    """M-series block: ``x + mlp(bn(recconv(x)))``; ``switch_to_deploy()`` folds the BN into the
+    RecConv's last conv."""
 
     def __init__(self, dim, mlp_ratio, level, kernel_size=5, mode='bilinear', drop_path=0.,
                  act_layer=nn.GELU, norm_cfg=None, deploy=False):
@@ -353,13 +377,13 @@ class RecConvBlock(nn.Module):
         self.channel_mixer = Mlp(dim, mlp_ratio, act_layer, norm_cfg=norm_cfg, deploy=deploy)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x + self.drop_path(self.channel_mixer(self.norm(self.token_mixer(x))))
 
     @torch.no_grad()
-    def optimize_for_inference(self):
+    def switch_to_deploy(self):
         if not isinstance(self.norm, nn.Identity):
-            self.token_mixer.fold_norm(self.norm)
+            self.token_mixer.fold_output_norm(self.norm)
             self.norm = nn.Identity()
 
 
@@ -374,7 +398,7 @@ class RecAttnBlock(nn.Module):
         self.channel_mixer = Mlp(dim, mlp_ratio, act_layer, norm_cfg=norm_cfg, deploy=deploy)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x + self.drop_path(self.channel_mixer(self.token_mixer(x)))
 
 
@@ -386,7 +410,7 @@ class PartialChannelMixer(nn.Module):
         self.attn = attn
         self.part = part
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         mixed = self.attn(x[:, :self.part])
         return torch.cat([mixed, x[:, self.part:]], dim=1), mixed
 
@@ -394,44 +418,53 @@ class PartialChannelMixer(nn.Module):
 class PartialChannelBlock(nn.Module):
     """LSNet-style block: ``y = repdw(x); y + mlp(mix(y))``.
 
-    ``mix`` runs attention on ``dim / split_rate`` channels. A *share* block (``share=True``) has no
-    attention of its own: it adds the concatenated attention outputs of the preceding blocks of its
-    stage (the shared-channel variants). ``forward`` returns ``(x, mixed)``; ``mixed`` is the partial
-    attention output, or None for share blocks.
+    ``mix`` runs attention on ``dim / split_rate`` channels. A *share* block (``attn=None``) has no
+    attention of its own: it adds ``shared``, the concatenated attention outputs of the preceding
+    blocks of its stage (the shared-channel variants). ``forward`` returns ``(x, mixed)``:
+    ``mixed`` is the partial attention output (``shared`` itself for share blocks).
     """
 
     def __init__(self, dim, mlp_ratio, split_rate, attn: Optional[nn.Module], drop_path=0.,
                  act_layer=nn.GELU, norm_cfg=None, deploy=False):
         super().__init__()
-        self.is_share_block = attn is None
-        self.rep_mixer = RepVGGDW(dim, norm_cfg=norm_cfg, deploy=deploy)
+        self.rep_mixer = rep_vgg_dw(dim, norm_cfg=norm_cfg, deploy=deploy)
         self.token_mixer = None if attn is None else PartialChannelMixer(attn, dim // split_rate)
         self.channel_mixer = Mlp(dim, mlp_ratio, act_layer, bias=True, norm_cfg=norm_cfg,
                                  deploy=deploy)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x, shared: Optional[torch.Tensor] = None):
+    __jit_unused_properties__ = ['is_share_block']
+
+    @property
+    def is_share_block(self) -> bool:
+        return self.token_mixer is None
+
+    def forward(self, x: Tensor, shared: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         x = self.rep_mixer(x)
-        if self.is_share_block:
-            mixed_x, mixed = x + shared, None
+        if self.token_mixer is None:
+            assert shared is not None, 'a share block needs the attention outputs before it'
+            mixed_x, mixed = x + shared, shared
         else:
             mixed_x, mixed = self.token_mixer(x)
         return x + self.drop_path(self.channel_mixer(mixed_x)), mixed
 
 
-def repeated_input_depthwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)`` for a conv with one input channel per group (a depthwise conv with a channel
-    multiplier), run as a plain depthwise conv of ``x`` with each channel repeated: the same
-    weights and sums, about 1.2-3x faster than oneDNN's multiplier kernel on CPU."""
-    return F.conv2d(x.repeat_interleave(conv.out_channels // conv.in_channels, dim=1), conv.weight,
-                    conv.bias, conv.stride, conv.padding, conv.dilation, conv.out_channels)
+def repeated_input_depthwise_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: int,
+                                  padding: int) -> Tensor:
+    """A depthwise conv with a channel multiplier (``weight``: ``(C * m, 1, k, k)``) of ``x``
+    (``C`` channels), run as a plain depthwise conv of ``x`` with each channel repeated ``m``
+    times: the same weights and sums, about 1.2-3x faster than oneDNN's multiplier kernel on CPU."""
+    groups = weight.shape[0]
+    x = x.repeat_interleave(groups // x.shape[1], dim=1)
+    return F.conv2d(x, weight, bias, stride, padding, 1, groups)
 
 
 class MetaDownsample(nn.Module):
     """M/A-series downsampling: ``y = bn(dw7x7_s2(x)); y + mlp(y)``; channels double.
 
-    The deploy form folds ``bn`` into the conv and runs it as a depthwise conv of the repeated
-    input (:func:`repeated_input_depthwise_conv`).
+    ``switch_to_deploy()`` folds ``bn`` into the conv; the inference switch ``repeat_input``
+    (:func:`optimize_for_inference`) runs that conv as a depthwise conv of the repeated input
+    (:func:`repeated_input_depthwise_conv`).
     """
 
     def __init__(self, in_channels, mlp_ratio, act_layer=nn.GELU, norm_cfg=None, deploy=False):
@@ -441,23 +474,22 @@ class MetaDownsample(nn.Module):
                                      groups=in_channels)
         self.norm = nn.Identity() if deploy else build_norm(norm_cfg, out_channels)
         self.channel_mixer = Mlp(out_channels, mlp_ratio, act_layer, norm_cfg=norm_cfg, deploy=deploy)
-        self.repeat_input = deploy
+        self.repeat_input = False
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if self.repeat_input:
-            x = repeated_input_depthwise_conv(self.token_mixer, x)
+            x = repeated_input_depthwise_conv(x, self.token_mixer.weight, self.token_mixer.bias, 2, 3)
         else:
             x = self.token_mixer(x)
         x = self.norm(x)
         return x + self.channel_mixer(x)
 
     @torch.no_grad()
-    def optimize_for_inference(self):
+    def switch_to_deploy(self):
         if not isinstance(self.norm, nn.Identity):
-            w, b = fold_bn(self.token_mixer.weight, self.token_mixer.bias, self.norm)
-            self.token_mixer = _biased_copy(self.token_mixer, w, b)
+            self.token_mixer = _biased_conv(
+                self.token_mixer, *fold_bn(self.token_mixer.weight, self.token_mixer.bias, self.norm))
             self.norm = nn.Identity()
-        self.repeat_input = True
 
 
 class PartialDownsample(nn.Module):
@@ -467,13 +499,13 @@ class PartialDownsample(nn.Module):
                  norm_cfg=None, deploy=False):
         super().__init__()
         self.token_mixer = conv_norm(in_channels, out_channels, 5, stride=2, padding=2,
-                                    groups=math.gcd(in_channels, out_channels), bias=True,
-                                    norm_cfg=norm_cfg, deploy=deploy)
+                                     groups=math.gcd(in_channels, out_channels), bias=True,
+                                     norm_cfg=norm_cfg, deploy=deploy)
         self.channel_mixer = Mlp(out_channels, mlp_ratio, act_layer, bias=True, norm_cfg=norm_cfg,
                                  deploy=deploy)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         x = self.token_mixer(x)
         return x + self.drop_path(self.channel_mixer(x))
 
@@ -483,31 +515,59 @@ class RecNeXtStage(nn.Module):
 
     Args:
         downsample (nn.Module): Downsampling layer or Identity.
-        blocks (Sequence[nn.Module]): The blocks.
-        with_cp (bool): Gradient checkpointing per block while gradients are needed.
+        blocks (Sequence[nn.Module]): Blocks mapping a tensor to a tensor.
+        with_cp (bool): Gradient checkpointing per layer while gradients are needed.
     """
 
-    def __init__(self, downsample: nn.Module, blocks: Sequence[nn.Module], with_cp=False):
+    def __init__(self, downsample: nn.Module, blocks, with_cp=False):
         super().__init__()
         self.downsample = downsample
         self.blocks = nn.ModuleList(blocks)
-        self.partial = any(isinstance(b, PartialChannelBlock) for b in self.blocks)
         self.with_cp = with_cp
 
-    @staticmethod
-    def _checkpointed(fn, *args):
-        return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
+    def forward(self, x: Tensor) -> Tensor:
+        # Checkpoint only while gradients flow: inference stays lean.
+        if self.with_cp and x.requires_grad and not torch.jit.is_scripting():
+            return self._checkpointed_forward(x)
+        x = self.downsample(x)
+        for block in self.blocks:
+            x = block(x)
+        return x
 
-    def forward(self, x):
-        # Plain calls unless checkpointing is on and gradients flow (inference stays lean).
-        run = self._checkpointed if self.with_cp and x.requires_grad else lambda fn, *a: fn(*a)
+    @torch.jit.unused
+    def _checkpointed_forward(self, x: Tensor) -> Tensor:
+        layers = [self.downsample] if not isinstance(self.downsample, nn.Identity) else []
+        for layer in layers + list(self.blocks):
+            x = torch.utils.checkpoint.checkpoint(layer, x, use_reentrant=False)
+        return x
+
+
+class PartialChannelStage(RecNeXtStage):
+    """A stage of :class:`PartialChannelBlock`: each share block receives the attention outputs
+    of the blocks since the previous share block."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_cp and x.requires_grad and not torch.jit.is_scripting():
+            return self._checkpointed_forward(x)
+        x = self.downsample(x)
+        shared_parts: List[Tensor] = []
+        for block in self.blocks:
+            if block.token_mixer is None:
+                x, _ = block(x, torch.cat(shared_parts, dim=1))
+                shared_parts = []
+            else:
+                x, mixed = block(x)
+                shared_parts.append(mixed)
+        return x
+
+    @torch.jit.unused
+    def _checkpointed_forward(self, x: Tensor) -> Tensor:
+        def run(*args):
+            return torch.utils.checkpoint.checkpoint(*args, use_reentrant=False)
+
         if not isinstance(self.downsample, nn.Identity):
             x = run(self.downsample, x)
-        if not self.partial:
-            for block in self.blocks:
-                x = run(block, x)
-            return x
-        shared_parts: List[torch.Tensor] = []
+        shared_parts: List[Tensor] = []
         for block in self.blocks:
             if block.is_share_block:
                 x, _ = run(block, x, torch.cat(shared_parts, dim=1))
@@ -518,71 +578,112 @@ class RecNeXtStage(nn.Module):
         return x
 
 
+@torch.no_grad()
+def merge_dual_heads(head: NormLinear, head_dist: NormLinear) -> nn.Linear:
+    """One ``Linear`` computing ``(head(x) + head_dist(x)) / 2`` (both BatchNorms folded)."""
+    merged, dist = head.fuse(), head_dist.fuse()
+    merged.weight.data.add_(dist.weight).div_(2)
+    merged.bias.data.add_(dist.bias).div_(2)
+    return merged
+
+
 class DualHead(nn.Module):
     """The official classifier: two ``NormLinear`` heads (``head``, ``head_dist``).
 
     In training with ``distillation=True`` it returns both outputs (class token / distillation
-    token); otherwise their average. Deployed, the two fold into one ``Linear`` (``head.linear``).
+    token); otherwise their average. ``fuse()`` returns the one ``Linear`` of the average.
     """
 
-    def __init__(self, in_features, num_classes, distillation=False, drop_rate=0., deploy=False):
+    def __init__(self, in_features, num_classes, distillation=False, drop_rate=0.):
         super().__init__()
         self.num_classes = num_classes
         self.distillation = distillation
         self.head_drop = nn.Dropout(drop_rate)
-        self.deploy = deploy
-        self.head = NormLinear(in_features, num_classes, deploy=deploy) if num_classes > 0 \
-            else nn.Identity()
-        if not deploy:
-            self.head_dist = NormLinear(in_features, num_classes) if num_classes > 0 \
-                else nn.Identity()
+        self.head = NormLinear(in_features, num_classes)
+        self.head_dist = NormLinear(in_features, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         x = self.head_drop(x)
-        if self.deploy:
-            return self.head(x)
         out, out_dist = self.head(x), self.head_dist(x)
-        if self.training and self.distillation:
+        if self.distillation and self.training and not torch.jit.is_scripting():
             return out, out_dist
         return (out + out_dist) / 2
 
     @torch.no_grad()
-    def switch_to_deploy(self):
-        if self.deploy:
-            return
-        if self.num_classes > 0:
-            self.head.switch_to_deploy()
-            self.head_dist.switch_to_deploy()
-            self.head.linear.weight.data.add_(self.head_dist.linear.weight).div_(2)
-            self.head.linear.bias.data.add_(self.head_dist.linear.bias).div_(2)
-        del self.head_dist
-        self.deploy = True
+    def fuse(self) -> nn.Linear:
+        return merge_dual_heads(self.head, self.head_dist)
+
+
+def dual_head(in_features, num_classes, distillation=False, drop_rate=0., deploy=False) -> nn.Module:
+    """A :class:`DualHead`, its deploy form (one ``Linear``), or ``Identity`` for 0 classes."""
+    if num_classes <= 0:
+        return nn.Identity()
+    if deploy:
+        return nn.Linear(in_features, num_classes)
+    return DualHead(in_features, num_classes, distillation, drop_rate)
+
+
+# The folds of the official fuse(); the in-place switch_to_deploy() folds go beyond it.
+OFFICIAL_FOLDS = (ConvNorm, NormLinear, RepVGGDW, DualHead)
+_IN_PLACE_FOLDS = (RecConvBlock, MetaDownsample)
+
+
+def check_foldable(module: nn.Module):
+    """Raises a ``TypeError`` naming the first norm layer of ``module`` that cannot fold.
+
+    Folding needs BatchNorm (``BN``/``SyncBN``) statistics; checked before anything changes, so a
+    model is never left half folded.
+    """
+    for name, m in module.named_modules():
+        if isinstance(m, (ConvNorm, RecConvBlock, MetaDownsample)) and \
+                not isinstance(m.norm, (_BatchNorm, nn.Identity)):
+            raise TypeError(
+                f'Cannot fold {name}.norm ({type(m.norm).__name__}) into the convolution before it: '
+                f'the deploy form folds BatchNorm statistics only. Build the model with '
+                f"norm_cfg=dict(type='BN') or 'SyncBN' to deploy it, or keep the training form.")
 
 
 @torch.no_grad()
-def switch_to_deploy(module: nn.Module, official_graph: bool = False) -> nn.Module:
-    """Converts every fusable layer below ``module`` to its deploy form, in place.
+def reparameterize(module: nn.Module, official_graph: bool = False) -> nn.Module:
+    """Folds every fusable layer below ``module`` in place (idempotent).
 
     Args:
         module (nn.Module): Any module containing RecNeXt layers.
-        official_graph (bool): Only what the official ``fuse()`` does (Conv+BN pairs, RepVGG
-            branches, the two heads), giving its exact graph, for comparisons. By default also
-            the exact inference optimisations beyond it (``optimize_for_inference`` of each layer):
-            the BatchNorms after each RecConv and downsampling conv folded into the conv before
-            them, and the faster evaluation of the attention feature map.
+        official_graph (bool): Only the folds of the official ``fuse()`` (Conv+BN pairs, RepVGG
+            branches, the two heads), giving the graph and state-dict keys of the official fused
+            archives, for comparisons. By default the BatchNorms after each RecConv and
+            downsampling conv are folded too.
 
     Returns:
-        nn.Module: ``module`` itself.
+        nn.Module: ``module`` (or its replacement, when ``module`` itself has ``fuse()``).
+
+    Raises:
+        TypeError: a norm layer is not a BatchNorm (see :func:`check_foldable`).
     """
-    for m in list(module.modules()):
-        if not official_graph and hasattr(m, 'optimize_for_inference'):
-            m.optimize_for_inference()
-    for m in list(module.modules()):
-        if m is not module and hasattr(m, 'switch_to_deploy'):
-            m.switch_to_deploy()
-    # Replace each folded ConvNorm by its conv, so the graph equals the one deploy=True builds.
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, ConvNorm) and isinstance(child.norm, nn.Identity):
-                setattr(parent, name, child.conv)
+    check_foldable(module)
+    return _fold(module, official_graph)
+
+
+def _fold(module: nn.Module, official_graph: bool) -> nn.Module:
+    if isinstance(module, OFFICIAL_FOLDS):
+        return module.fuse()
+    if not official_graph and isinstance(module, _IN_PLACE_FOLDS):
+        module.switch_to_deploy()
+    for name, child in list(module.named_children()):
+        setattr(module, name, _fold(child, official_graph))
+    return module
+
+
+def optimize_for_inference(module: nn.Module) -> nn.Module:
+    """Switches on the inference choices that keep the function unchanged, for every layer below
+    ``module``: the exp form of the attention feature map and the repeated-input downsampling conv.
+
+    With the memory format (``use_channels_last`` of the models) these are the speed choices of the
+    deploy form; ``switch_to_deploy()`` of the models applies them after folding.
+    """
+    for m in module.modules():
+        if isinstance(m, LinearAttention):
+            m.exp_kernel = True
+        elif isinstance(m, MetaDownsample):
+            m.repeat_input = True
     return module

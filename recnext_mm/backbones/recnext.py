@@ -6,7 +6,7 @@ convolution recursively: parameters grow linearly with the number of levels whil
 constant.
 """
 import copy
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -14,45 +14,59 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .layers import (LinearAttention, MetaDownsample, PartialChannelBlock, PartialDownsample,
-                     RecAttn2d, RecAttnBlock, RecConvBlock, RecNeXtStage, Stem, switch_to_deploy)
+from .layers import (LinearAttention, MetaDownsample, PartialChannelBlock, PartialChannelStage,
+                     PartialDownsample, RecAttn2d, RecAttnBlock, RecConvBlock, RecNeXtStage, Stem,
+                     optimize_for_inference, reparameterize)
 
-# Settings of the 18 released architectures. Families:
-#   recconv: M series, RecConv token mixer (bilinear upsampling), recursion level 4 - stage.
-#   recattn: A series, one recursion level with linear attention at half resolution (nearest).
-#   lsnet: LSNet-style layout (stride-8 stem, RepVGG depthwise + partial-channel attention).
-#   lsnet_share_channel: as lsnet; in `share_stage` every (split_rate+1)-th block reuses the
-#       attention outputs of the blocks before it instead of computing its own.
-_M = dict(family='recconv', mlp_ratio=2)
-_A = dict(family='recattn', mlp_ratio=2)
-_LS = dict(family='lsnet', mlp_ratios=(2, 2, 2, 1.5), num_heads=(1, 1, 1, 2), split_rates=(4, 4, 4, 4))
-_LSC = dict(family='lsnet_share_channel', mlp_ratios=(2, 2, 2, 1.5), split_rates=(4, 4, 4, 4),
-            share_stage=3)
-_DIMS = {
-    0: (40, 80, 160, 320), 1: (48, 96, 192, 384), 2: (56, 112, 224, 448), 3: (64, 128, 256, 512),
-    5: (80, 160, 320, 640)
+# The 18 released architectures, every per-stage choice written out (as the official model_args).
+# Families and their per-stage keys:
+#   recconv (M series): RecConv token mixer with bilinear upsampling, recursion ``levels``.
+#   recattn (A series): one recursion level with linear attention at half resolution (nearest);
+#       ``num_heads`` attention heads, ``quadratic`` evaluation order.
+#   lsnet / lsnet_share_channel: stride-8 stem, RepVGG depthwise mixer and attention on
+#       1/``split_rates`` of the channels: ``attentions`` 'recattn' (RecAttn2d) or 'linear'
+#       (LinearAttention, q and k on half the channels), ``num_heads``, ``quadratic``. In stages with
+#       ``share_blocks`` every (split_rate + 1)-th block reuses the attention outputs of the blocks
+#       before it instead of computing its own.
+_M_LEVELS = dict(family='recconv', mlp_ratio=2, levels=(4, 3, 2, 1))
+_A_HEADS = dict(family='recattn', num_heads=(2, 4, 8, 16), quadratic=(False, False, False, True))
+_LS_ATTN = dict(family='lsnet', mlp_ratios=(2, 2, 2, 1.5), split_rates=(4, 4, 4, 4),
+                attentions=('recattn', 'recattn', 'recattn', 'linear'), num_heads=(1, 1, 1, 1),
+                quadratic=(False, True, True, True), share_blocks=(False, False, False, False))
+_LSC_ATTN = dict(family='lsnet_share_channel', mlp_ratios=(2, 2, 2, 1.5), split_rates=(4, 4, 4, 4),
+                 attentions=('recattn', 'recattn', 'linear', 'linear'), num_heads=(1, 1, 1, 1),
+                 quadratic=(False, True, True, True), share_blocks=(False, False, False, True))
+ARCH_SETTINGS: Dict[str, dict] = {
+    'm0': dict(_M_LEVELS, embed_dims=(40, 80, 160, 320), depths=(2, 2, 9, 1)),
+    'm1': dict(_M_LEVELS, embed_dims=(48, 96, 192, 384), depths=(3, 3, 15, 2)),
+    'm2': dict(_M_LEVELS, embed_dims=(56, 112, 224, 448), depths=(3, 3, 15, 2)),
+    'm3': dict(_M_LEVELS, embed_dims=(64, 128, 256, 512), depths=(3, 3, 13, 2)),
+    'm4': dict(_M_LEVELS, embed_dims=(64, 128, 256, 512), depths=(5, 5, 25, 4)),
+    'm5': dict(_M_LEVELS, embed_dims=(80, 160, 320, 640), depths=(7, 7, 35, 2)),
+    'a0': dict(_A_HEADS, embed_dims=(40, 80, 160, 320), depths=(2, 2, 9, 1), mlp_ratio=2),
+    'a1': dict(_A_HEADS, embed_dims=(48, 96, 192, 384), depths=(3, 3, 15, 2), mlp_ratio=2),
+    'a2': dict(_A_HEADS, embed_dims=(56, 112, 224, 448), depths=(3, 3, 15, 2), mlp_ratio=2),
+    'a3': dict(_A_HEADS, embed_dims=(64, 128, 256, 512), depths=(3, 3, 13, 2), mlp_ratio=1.875),
+    'a4': dict(_A_HEADS, embed_dims=(64, 128, 256, 512), depths=(5, 5, 25, 4), mlp_ratio=1.875),
+    'a5': dict(_A_HEADS, embed_dims=(80, 160, 320, 640), depths=(7, 7, 35, 2), mlp_ratio=1.875),
+    't': dict(_LS_ATTN, embed_dims=(64, 128, 256, 512), depths=(0, 2, 8, 10)),
+    's': dict(_LS_ATTN, embed_dims=(128, 256, 384, 512), depths=(0, 2, 8, 10)),
+    'b': dict(_LS_ATTN, embed_dims=(128, 256, 384, 512), depths=(2, 8, 8, 12)),
+    't_share_channel': dict(_LSC_ATTN, embed_dims=(64, 128, 256, 512), depths=(0, 2, 8, 10)),
+    's_share_channel': dict(_LSC_ATTN, embed_dims=(128, 256, 384, 512), depths=(0, 2, 8, 10)),
+    'b_share_channel': dict(_LSC_ATTN, embed_dims=(128, 256, 384, 512), depths=(2, 8, 8, 12)),
 }
-_DEPTHS = {0: (2, 2, 9, 1), 1: (3, 3, 15, 2), 2: (3, 3, 15, 2), 3: (3, 3, 13, 2), 4: (5, 5, 25, 4),
-           5: (7, 7, 35, 2)}
-ARCH_SETTINGS: Dict[str, dict] = {}
-for _i in range(6):
-    ARCH_SETTINGS[f'm{_i}'] = dict(_M, embed_dims=_DIMS[3 if _i == 4 else _i], depths=_DEPTHS[_i])
-for _i in range(6):
-    ARCH_SETTINGS[f'a{_i}'] = dict(_A, embed_dims=_DIMS[3 if _i == 4 else _i], depths=_DEPTHS[_i],
-                                   mlp_ratio=1.875 if _i >= 3 else 2)
-_LS_SIZES = (('t', (64, 128, 256, 512), (0, 2, 8, 10)), ('s', (128, 256, 384, 512), (0, 2, 8, 10)),
-             ('b', (128, 256, 384, 512), (2, 8, 8, 12)))
-for _name, _dims, _depths in _LS_SIZES:
-    ARCH_SETTINGS[_name] = dict(_LS, embed_dims=_dims, depths=_depths)
-for _name, _dims, _depths in _LS_SIZES:
-    ARCH_SETTINGS[f'{_name}_share_channel'] = dict(_LSC, embed_dims=_dims, depths=_depths)
 
+_LSNET_KEYS = ('embed_dims', 'depths', 'mlp_ratios', 'split_rates', 'attentions', 'num_heads',
+               'quadratic', 'share_blocks')
 _REQUIRED_KEYS = {
     'recconv': ('embed_dims', 'depths', 'mlp_ratio'),
     'recattn': ('embed_dims', 'depths', 'mlp_ratio'),
-    'lsnet': ('embed_dims', 'depths', 'mlp_ratios', 'num_heads', 'split_rates'),
-    'lsnet_share_channel': ('embed_dims', 'depths', 'mlp_ratios', 'split_rates', 'share_stage'),
+    'lsnet': _LSNET_KEYS,
+    'lsnet_share_channel': _LSNET_KEYS,
 }
+_PER_STAGE_KEYS = ('depths', 'levels', 'mlp_ratios', 'split_rates', 'attentions', 'num_heads',
+                   'quadratic', 'share_blocks')
 
 
 def get_arch(arch: Union[str, dict]) -> dict:
@@ -80,10 +94,19 @@ def get_arch(arch: Union[str, dict]) -> dict:
                          f'required: {list(_REQUIRED_KEYS[family])}.')
     arch = copy.deepcopy(dict(arch))
     num_stages = len(arch['embed_dims'])
-    for key in ('depths', 'mlp_ratios', 'num_heads', 'split_rates'):
+    # Per-stage choices a custom M/A dict may leave out: those of the released archs.
+    if family == 'recconv':
+        arch.setdefault('levels', tuple(num_stages - i for i in range(num_stages)))
+    elif family == 'recattn':
+        arch.setdefault('num_heads', tuple(2**(i + 1) for i in range(num_stages)))
+        arch.setdefault('quadratic', tuple(i == num_stages - 1 for i in range(num_stages)))
+    for key in _PER_STAGE_KEYS:
         if key in arch and len(arch[key]) != num_stages:
             raise ValueError(f'arch[{key!r}] has {len(arch[key])} entries but embed_dims has '
                              f'{num_stages}.')
+    bad = [a for a in arch.get('attentions', ()) if a not in ('recattn', 'linear')]
+    if bad:
+        raise ValueError(f"arch['attentions'] entries must be 'recattn' or 'linear', got {bad}.")
     if family in ('recconv', 'recattn'):
         dims = list(arch['embed_dims'])
         if any(b != 2 * a for a, b in zip(dims, dims[1:])):
@@ -92,12 +115,31 @@ def get_arch(arch: Union[str, dict]) -> dict:
     return arch
 
 
+def official_model_args(arch: Union[str, dict]) -> dict:
+    """The keyword arguments of the official ``RecNext`` constructor of ``arch``'s family (for
+    comparisons with the official implementation: golden outputs, benchmarks)."""
+    settings = get_arch(arch)
+    family = settings['family']
+    kwargs = dict(embed_dim=tuple(settings['embed_dims']), depth=tuple(settings['depths']))
+    if family in ('recconv', 'recattn'):
+        kwargs['mlp_ratio'] = settings['mlp_ratio']
+        return kwargs
+    kwargs.update(mlp_ratios=tuple(settings['mlp_ratios']), split_rates=tuple(settings['split_rates']))
+    if family == 'lsnet':
+        # The official code halves the heads of its linear-attention stage.
+        kwargs['num_heads'] = tuple(h * 2 if a == 'linear' else h
+                                    for h, a in zip(settings['num_heads'], settings['attentions']))
+    else:
+        kwargs['share_stage'] = list(settings['share_blocks']).index(True)
+    return kwargs
+
+
 def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act_layer=nn.GELU,
                 with_cp=False, deploy=False) -> Tuple[nn.Module, nn.Sequential, List[int], List[int]]:
     """Builds the stem and stages of a RecNeXt network.
 
     The single place where the network is assembled: the mmengine backbone and the timm classifiers
-    both call it, so their parameter names and numerics are the same.
+    both call it (through :class:`RecNeXtTrunk`), so their parameter names and numerics are the same.
 
     Returns:
         tuple: ``(stem, stages, channels, strides)`` with per-stage output channels and strides.
@@ -121,16 +163,18 @@ def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act
             downsample = PartialDownsample(dims[i - 1], dims[i], mlp_ratio,
                                            drop_path=dpr[0] if dpr else 0., **kw) if i else nn.Identity()
             blocks = [_lsnet_block(arch, i, j, dims[i], dpr[j], kw) for j in range(depths[i])]
+            stages.append(PartialChannelStage(downsample, blocks, with_cp=with_cp))
         else:
             mlp_ratio = arch['mlp_ratio']
             downsample = MetaDownsample(dims[i - 1], mlp_ratio, **kw) if i else nn.Identity()
             if family == 'recconv':
-                blocks = [RecConvBlock(dims[i], mlp_ratio, level=num_stages - i, drop_path=dpr[j],
+                blocks = [RecConvBlock(dims[i], mlp_ratio, level=arch['levels'][i], drop_path=dpr[j],
                                        **kw) for j in range(depths[i])]
             else:
-                blocks = [RecAttnBlock(dims[i], mlp_ratio, num_heads=2**(i + 1), quadratic=i >= 3,
-                                       drop_path=dpr[j], **kw) for j in range(depths[i])]
-        stages.append(RecNeXtStage(downsample, blocks, with_cp=with_cp))
+                blocks = [RecAttnBlock(dims[i], mlp_ratio, num_heads=arch['num_heads'][i],
+                                       quadratic=arch['quadratic'][i], drop_path=dpr[j], **kw)
+                          for j in range(depths[i])]
+            stages.append(RecNeXtStage(downsample, blocks, with_cp=with_cp))
         strides.append(stride)
     return stem, nn.Sequential(*stages), dims, strides
 
@@ -142,60 +186,103 @@ def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act
 LAST_STAGE_NCHW_MAX_PIXELS = 32 * 32
 
 
-def trunk_to_channels_last(stem: nn.Module, stages: nn.Sequential):
-    """Puts the weights of a trunk in the memory format :func:`to_stage_format` runs it in."""
-    stem.to(memory_format=torch.channels_last)
-    for stage in stages[:-1]:
-        stage.to(memory_format=torch.channels_last)
-    # Depthwise and 1x1 weights are laid out alike in both formats; NCHW strides let the input's
-    # format decide the format of each convolution in the last stage.
-    stages[-1].to(memory_format=torch.contiguous_format)
-
-
-def to_stage_format(x: torch.Tensor, stage_index: int, num_stages: int) -> torch.Tensor:
+def to_stage_format(x: torch.Tensor, stage_index: int, num_stages: int,
+                    nchw_max_pixels: int = LAST_STAGE_NCHW_MAX_PIXELS) -> torch.Tensor:
     """The input of stage ``stage_index`` (-1: the stem) in its channels_last-mode memory format."""
-    if stage_index == num_stages - 1 and x.shape[-2] * x.shape[-1] <= LAST_STAGE_NCHW_MAX_PIXELS:
+    if stage_index == num_stages - 1 and x.shape[-2] * x.shape[-1] <= nchw_max_pixels:
         return x.contiguous()
     return x.contiguous(memory_format=torch.channels_last)
-
-
-def run_trunk(stem: nn.Module, stages: Sequence[nn.Module], x: torch.Tensor, channels_last: bool,
-              num_stages: Optional[int] = None) -> Iterator[torch.Tensor]:
-    """Runs the stem and ``stages`` on ``x`` and yields the output of each stage.
-
-    With ``channels_last`` each input is first put in its memory format (:func:`to_stage_format`);
-    ``num_stages`` (default ``len(stages)``) counts the network's stages when ``stages`` is a prefix.
-    """
-    num_stages = len(stages) if num_stages is None else num_stages
-    x = stem(to_stage_format(x, -1, num_stages) if channels_last else x)
-    for i, stage in enumerate(stages):
-        x = stage(to_stage_format(x, i, num_stages) if channels_last else x)
-        yield x
 
 
 def _lsnet_block(arch, stage, index, dim, drop_path, kw):
     split_rate = arch['split_rates'][stage]
     part = dim // split_rate
     attn_kw = dict(bias=True, norm_cfg=kw['norm_cfg'], deploy=kw['deploy'])
-    if arch['family'] == 'lsnet':
-        heads = arch['num_heads'][stage]
-        if stage >= 3:
-            attn = LinearAttention(part, max(heads // 2, 1), qk_ratio=0.5, quadratic=True, **attn_kw)
-        else:
-            attn = RecAttn2d(part, heads, quadratic=stage >= 1, **attn_kw)
+    heads, quadratic = arch['num_heads'][stage], arch['quadratic'][stage]
+    if arch['share_blocks'][stage] and (index + 1) % (split_rate + 1) == 0:
+        attn = None  # a share block
+    elif arch['attentions'][stage] == 'linear':
+        attn = LinearAttention(part, heads, qk_ratio=0.5, quadratic=quadratic, **attn_kw)
     else:
-        share = stage >= arch['share_stage'] and (index + 1) % (split_rate + 1) == 0
-        if share:
-            attn = None
-        elif stage >= 2:
-            attn = LinearAttention(part, 1, qk_ratio=0.5, quadratic=True, **attn_kw)
-        else:
-            attn = RecAttn2d(part, 1, quadratic=stage >= 1, **attn_kw)
+        attn = RecAttn2d(part, heads, quadratic=quadratic, **attn_kw)
     return PartialChannelBlock(dim, arch['mlp_ratios'][stage], split_rate, attn, drop_path, **kw)
 
 
+class RecNeXtTrunk:
+    """The stem and stages shared by :class:`RecNeXt` and the timm ``RecNeXtClassifier``.
+
+    A mixin for ``nn.Module`` subclasses: it builds ``stem`` and ``stages``, runs them (scriptable),
+    and owns the deploy switch, so both models fold and speed up in the same way.
+    """
+
+    def _build_trunk(self, arch: dict, in_channels: int, drop_path_rate: float, norm_cfg, with_cp: bool,
+                     deploy: bool) -> Tuple[List[int], List[int]]:
+        self.stem, self.stages, channels, strides = build_trunk(
+            arch, in_channels, drop_path_rate, norm_cfg, with_cp=with_cp, deploy=deploy)
+        self.num_stages = len(self.stages)
+        self.deploy = deploy
+        self.channels_last = False
+        return channels, strides
+
+    def _stage_input(self, x: torch.Tensor, stage_index: int) -> torch.Tensor:
+        if self.channels_last:
+            return to_stage_format(x, stage_index, self.num_stages)
+        return x
+
+    def _run_stages(self, x: torch.Tensor, last: int) -> List[torch.Tensor]:
+        """The outputs of stages ``0..last`` (not scripted: the stop is data dependent)."""
+        x = self.stem(self._stage_input(x, -1))
+        outs = []
+        for i, stage in enumerate(self.stages[:last + 1]):
+            x = stage(self._stage_input(x, i))
+            outs.append(x)
+        return outs
+
+    def use_channels_last(self):
+        """Runs in channels_last memory format, except the last stage on maps of at most 32x32
+        (as in classification), which measured faster in NCHW on CPU. Results are the same."""
+        self.stem.to(memory_format=torch.channels_last)
+        for stage in self.stages[:-1]:
+            stage.to(memory_format=torch.channels_last)
+        # Depthwise and 1x1 weights are laid out alike in both formats; NCHW strides let the input's
+        # format decide the format of each convolution in the last stage.
+        self.stages[-1].to(memory_format=torch.contiguous_format)
+        for stage in self.stages[:-1]:  # the attention reads tokens in the inputs' memory order
+            for m in stage.modules():
+                if isinstance(m, LinearAttention):
+                    m.token_major = True
+        self.channels_last = True
+        return self
+
+    def build_train_twin(self):
+        """A training-form model of the same architecture (random weights), to fold weights of
+        another form into this one (:func:`~recnext_mm.checkpoint.load_folded`)."""
+        return type(self)(**self._init_kwargs)
+
+    @torch.no_grad()
+    def switch_to_deploy(self, channels_last: Optional[bool] = None, official_graph: bool = False):
+        """Folds every BatchNorm, RepVGG branch and head into single layers, in place (idempotent),
+        then switches on the inference choices (:func:`~.layers.optimize_for_inference`) and,
+        unless ``channels_last=False``, the channels_last memory format. Outputs are unchanged.
+
+        ``official_graph=True`` gives exactly the graph of the official ``fuse()`` instead (NCHW,
+        standalone BatchNorms kept), for comparisons.
+
+        Raises:
+            TypeError: a norm layer is not a BatchNorm and cannot fold.
+        """
+        reparameterize(self, official_graph)
+        if official_graph:
+            return self
+        self.deploy = True
+        optimize_for_inference(self)
+        if channels_last is None or channels_last:
+            self.use_channels_last()
+        return self
+
+
 @MODELS.register_module()
-class RecNeXt(BaseModule):
+class RecNeXt(BaseModule, RecNeXtTrunk):
     """RecNeXt backbone.
 
     A PyTorch implementation of `RecConv: Efficient Recursive Convolutions for Multi-Frequency
@@ -216,24 +303,29 @@ class RecNeXt(BaseModule):
         in_channels (int): Input channels. Defaults to 3.
         out_indices (Sequence[int] | int): Stages whose outputs are returned; negative indices count
             from the end. Defaults to (0, 1, 2, 3).
-        frozen_stages (int): Freeze the stem and stages ``0..frozen_stages`` (no grad, eval mode,
-            kept through ``train()``). -1 freezes nothing. Defaults to -1.
+        frozen_stages (int): As in mmdet's ResNet and mmpretrain's MobileOne: -1 freezes nothing,
+            0 the stem, ``k`` the stem and the first ``k`` stages (no grad, eval mode, kept
+            through ``train()``). Defaults to -1.
         norm_eval (bool): Keep every BatchNorm (SyncBN included) in eval mode while training.
             Defaults to False.
-        norm_cfg (dict): Norm layer config, ``dict(type='BN')`` or ``dict(type='SyncBN')``.
+        norm_cfg (dict): Norm layer config, ``dict(type='BN')`` or ``dict(type='SyncBN')``;
+            ``requires_grad=False`` freezes the norms' affine parameters. Other norm types (GN,
+            LN, ...) train, but only BatchNorms fold into the deploy form.
         drop_path_rate (float): Stochastic depth rate of the last block; it increases linearly from
             0 over all blocks. Defaults to 0.
         with_cp (bool): Gradient checkpointing per block: less memory, the same gradients, more
             time (the block forward runs again in backward, which also updates the BatchNorm
             running statistics a second time, as in mmdet and mmpretrain). Defaults to False.
         deploy (bool): Build the fused inference form (every Conv+BN pair, the RepVGG branches and
-            the standalone BatchNorms folded into convolutions). Defaults to False.
+            the standalone BatchNorms folded into convolutions), as ``switch_to_deploy()`` leaves
+            it. Defaults to False.
         channels_last (bool, optional): Run in channels_last memory format, except the last stage
             on small maps (at most 32x32, as in classification), which measured faster in NCHW.
             Inputs are converted and outputs returned in NCHW memory. By default on in deploy form,
             where it measured faster on CPU for every family, off in training form.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH_OR_URL[, prefix=...])``
-            loads official release files (``{'model': ...}``), mmengine checkpoints
+            loads official release files (``{'model': ...}``), official fused TorchScript
+            archives (``*_fused.pt``, into ``deploy=True`` backbones), mmengine checkpoints
             (``{'state_dict': ...}`` with ``backbone.`` keys) or plain state dicts, and fails on
             any missing or mismatched backbone weight.
 
@@ -256,9 +348,8 @@ class RecNeXt(BaseModule):
                  deploy=False, channels_last=None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.arch = get_arch(arch)
-        self.stem, self.stages, channels, strides = build_trunk(
-            self.arch, in_channels, drop_path_rate, norm_cfg, with_cp=with_cp, deploy=deploy)
-        self.num_stages = len(self.stages)
+        channels, strides = self._build_trunk(self.arch, in_channels, drop_path_rate, norm_cfg,
+                                              with_cp, deploy)
         if isinstance(out_indices, int):
             out_indices = [out_indices]
         if not isinstance(out_indices, Sequence):
@@ -273,28 +364,28 @@ class RecNeXt(BaseModule):
         self.out_indices = tuple(indices)
         self.out_channels = [channels[i] for i in self.out_indices]
         self.out_strides = [strides[i] for i in self.out_indices]
-        if frozen_stages >= self.num_stages:
-            raise ValueError(f'frozen_stages={frozen_stages} but there are {self.num_stages} stages')
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'frozen_stages={frozen_stages} is out of range: -1 (none), 0 (the stem) '
+                             f'or 1..{self.num_stages} (the stem and that many stages).')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.deploy = deploy
-        self.channels_last = False
+        if deploy:
+            optimize_for_inference(self)
         if deploy if channels_last is None else channels_last:
             self.use_channels_last()
-        self._init_kwargs = dict(arch=self.arch, in_channels=in_channels, norm_cfg=norm_cfg,
-                                 drop_path_rate=drop_path_rate)
+        self._init_kwargs = dict(arch=self.arch, in_channels=in_channels, out_indices=self.out_indices,
+                                 norm_cfg=norm_cfg, drop_path_rate=drop_path_rate)
         self._freeze_stages()
 
     def forward(self, x):
         # NCHW memory for the necks and heads: mmcv's RoIAlign, for one, reads it as NCHW.
-        return tuple(out.contiguous() for i, out in
-                     enumerate(run_trunk(self.stem, self.stages, x, self.channels_last))
-                     if i in self.out_indices)
+        outs = self._run_stages(x, max(self.out_indices))
+        return tuple(out.contiguous() for i, out in enumerate(outs) if i in self.out_indices)
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:
             return
-        for module in [self.stem, *self.stages[:self.frozen_stages + 1]]:
+        for module in [self.stem, *self.stages[:self.frozen_stages]]:
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
@@ -308,22 +399,6 @@ class RecNeXt(BaseModule):
                     m.eval()
         return self
 
-    @torch.no_grad()
-    def switch_to_deploy(self, channels_last=None):
-        """Folds every BatchNorm and RepVGG branch into convolutions (idempotent); ``channels_last``
-        (default: on, see the class docs) switches the memory format."""
-        if not self.deploy:
-            switch_to_deploy(self)
-            self.deploy = True
-        if channels_last is None or channels_last:
-            self.use_channels_last()
-
-    def use_channels_last(self):
-        """Runs in channels_last memory format (see ``channels_last``)."""
-        trunk_to_channels_last(self.stem, self.stages)
-        self.channels_last = True
-        return self
-
     def init_weights(self):
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             from ..checkpoint import load_pretrained_backbone
@@ -333,6 +408,3 @@ class RecNeXt(BaseModule):
             return
         super().init_weights()
 
-    def build_train_twin(self) -> 'RecNeXt':
-        """A training-form copy of this backbone's architecture (random weights)."""
-        return RecNeXt(out_indices=self.out_indices, **self._init_kwargs)

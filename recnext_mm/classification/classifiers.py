@@ -11,21 +11,12 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..checkpoint import (CheckpointError, compare_state_dicts, model_state_dict, read_checkpoint,
-                          strip_module_prefix)
+from ..checkpoint import (CheckpointError, check_keys, load_folded, load_weights, model_text,
+                          select_prefix, weights_form)
 
 __all__ = ['RecNeXtImageClassifier', 'RecNeXtDistillClassifier', 'load_teacher_weights']
 
 _FUSABLE_PARTS = ('backbone', 'head')
-
-
-def _describe(keys: List[str], limit: int = 5) -> str:
-    return f'{len(keys)}, e.g. {keys[:limit]}'
-
-
-def _is_train_form(keys) -> bool:
-    # Training-form RecNeXt weights carry BatchNorm statistics; fused ones have none.
-    return any(k.endswith('running_var') for k in keys)
 
 
 @MODELS.register_module()
@@ -105,62 +96,37 @@ class RecNeXtImageClassifier(ImageClassifier):
 
     @staticmethod
     def _fuse_part_state(state_dict, part_prefix: str, part: nn.Module, name: str):
-        keys = [k for k in state_dict if k.startswith(part_prefix)]
-        sub = OrderedDict((k[len(part_prefix):], state_dict[k]) for k in keys)
-        if not sub or not _is_train_form(sub) or set(sub) == set(part.state_dict()):
+        sub = select_prefix(state_dict, part_prefix)
+        if not sub or set(sub) == set(part.state_dict()) or weights_form(sub) == 'deploy':
             return  # absent or already fused: nothing to convert (the key check reports problems)
-        twin = part.build_train_twin()
-        own = twin.state_dict()
-        missing, unexpected, mismatched = compare_state_dicts(own, sub)
-        missing = [k for k in missing if not k.endswith('num_batches_tracked')]
-        if missing or unexpected or mismatched:
-            raise CheckpointError(
-                f'The training-form {name} weights of this checkpoint do not fit the {name} '
-                f'({_arch_text(part)}): missing {_describe(missing)}; unexpected '
-                f'{_describe(unexpected)}; shape mismatches {_describe(mismatched, 3)}. Was it '
-                f'trained with another arch or number of classes?')
-        missing_bn = [k for k in own if k not in sub]  # num_batches_tracked only
-        sub.update((k, own[k]) for k in missing_bn)
-        twin.load_state_dict(sub, strict=True)
-        twin.switch_to_deploy()
-        for k in keys:
+        # Fold the incoming weights into the part, then hand its folded tensors on to the load.
+        load_folded(part, sub, f'The training-form {name} weights of this checkpoint',
+                    part.build_train_twin, hint='Was it trained with another arch or number of classes?')
+        for k in [k for k in state_dict if k.startswith(part_prefix)]:
             del state_dict[k]
-        for k, v in twin.state_dict().items():
+        for k, v in part.state_dict().items():
             state_dict[part_prefix + k] = v
         print_log(f'Fused the training-form {name} weights into the deploy-form {name}.',
                   logger='current')
 
     def _verify_state_dict(self, state_dict, prefix: str):
-        own = OrderedDict((prefix + k, v) for k, v in self.state_dict().items())
-        incoming = [k for k in state_dict if k.startswith(prefix)]
-        missing, unexpected, mismatched = compare_state_dicts(
-            own, OrderedDict((k, state_dict[k]) for k in incoming))
-        missing = [k for k in missing if not k.endswith('num_batches_tracked')]
         # Teachers of distillation runs are never part of the student; tolerate foreign copies.
-        unexpected = [k for k in unexpected if not k.startswith(prefix + 'teacher.')]
-        if not (missing or unexpected or mismatched):
-            return
+        incoming = OrderedDict((k, v) for k, v in select_prefix(state_dict, prefix).items()
+                               if not k.startswith('teacher.'))
         hint = ''
-        if self.deploy is False and not _is_train_form(incoming) and \
-                any(k.endswith('running_var') for k in own):
-            hint = (' The checkpoint looks fused (no BatchNorm statistics): build the model in '
-                    'deploy form, e.g. --cfg-options model.deploy=True.')
-        raise CheckpointError(
-            f'The checkpoint does not fit {type(self).__name__} ({_arch_text(self.backbone)}, '
-            f'head {_head_text(self.head)}):\n'
-            f'  missing keys: {_describe(missing)}\n'
-            f'  unexpected keys: {_describe(unexpected)}\n'
-            f'  shape mismatches: {_describe(mismatched, 3)}\n'
-            f'Use the config of the arch (and number of classes) the checkpoint was trained with.'
-            f'{hint} To load it partially on purpose, set model.strict_load=False.')
+        if self.deploy is False and weights_form(incoming) != 'train':
+            hint = ('The checkpoint looks fused (no training-form BatchNorm pairs): build the model '
+                    'in deploy form, e.g. --cfg-options model.deploy=True. ')
+        check_keys(self.state_dict(), incoming,
+                   f'The checkpoint does not fit {type(self).__name__} ({_arch_text(self.backbone)}, '
+                   f'head {_head_text(self.head)})',
+                   hint + 'Use the config of the arch (and number of classes) the checkpoint was '
+                   'trained with. To load it partially on purpose, set model.strict_load=False.',
+                   allow_unexpected=False)
 
 
 def _arch_text(module) -> str:
-    arch = getattr(module, 'arch', None)
-    if isinstance(arch, dict) and 'embed_dims' in arch:
-        return (f'{arch.get("family")} arch, embed_dims={tuple(arch["embed_dims"])}, '
-                f'depths={tuple(arch["depths"])}')
-    return type(module).__name__
+    return model_text(module)
 
 
 def _head_text(head) -> str:
@@ -205,15 +171,11 @@ def load_teacher_weights(teacher: nn.Module, checkpoint: Optional[str]) -> int:
                                 f'read from local files only (nothing is downloaded). {how}')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Teacher checkpoint not found: {checkpoint!r}. {how}')
-    state = strip_module_prefix(model_state_dict(read_checkpoint(checkpoint)))
+    state = load_weights(checkpoint).state
     own = teacher.state_dict()
-    missing, unexpected, mismatched = compare_state_dicts(own, state)
-    if missing or unexpected or mismatched:
-        raise CheckpointError(
-            f'Teacher checkpoint {checkpoint!r} does not fit the teacher '
-            f'({type(teacher).__name__}): missing {_describe(missing)}; unexpected '
-            f'{_describe(unexpected)}; shape mismatches {_describe(mismatched, 3)}. Check '
-            f'model.teacher (e.g. model_name) against the file.')
+    check_keys(own, state, f'Teacher checkpoint {checkpoint!r} does not fit the teacher '
+               f'({type(teacher).__name__})', 'Check model.teacher (e.g. model_name) against the file.',
+               allow_unexpected=False, optional=())
     teacher.load_state_dict(state, strict=True)
     return len(own)
 

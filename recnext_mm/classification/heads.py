@@ -8,7 +8,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..backbones.layers import DualHead, NormLinear
+from ..backbones.layers import NormLinear, merge_dual_heads
 
 __all__ = ['RecNeXtClsHead', 'distillation_loss']
 
@@ -43,7 +43,8 @@ class RecNeXtClsHead(ClsHead):
     Two ``BatchNorm1d + Linear`` heads (submodules ``head`` and ``head_dist``, so an
     ``ImageClassifier`` has the release keys ``head.head.*`` and ``head.head_dist.*``). At inference
     the logits are the average of both; ``switch_to_deploy()`` (or ``deploy=True``) folds both
-    BatchNorms and the average into a single ``Linear`` (``head.linear``).
+    BatchNorms and the average into a single ``Linear`` (``head.head``), as the timm models'
+    ``DualHead.fuse()`` does (:func:`~recnext_mm.backbones.layers.merge_dual_heads`).
 
     Training without distillation optimises the classification loss of the averaged logits, as the
     official code does. With ``distillation=True`` the first head learns from the labels and the
@@ -66,12 +67,6 @@ class RecNeXtClsHead(ClsHead):
             truncated normal (std 0.02), the BatchNorms to identity.
     """
 
-    # The attribute names match DualHead (head_drop, head, head_dist, deploy, distillation,
-    # num_classes), so its forward and folding code apply unchanged; one implementation for the
-    # timm models and this head.
-    _dual_forward = DualHead.forward
-    _fuse_heads = DualHead.switch_to_deploy
-
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
@@ -92,18 +87,30 @@ class RecNeXtClsHead(ClsHead):
         self.drop_rate = drop_rate
         self.deploy = deploy
         self.head_drop = nn.Dropout(drop_rate)
-        self.head = NormLinear(in_channels, num_classes, deploy=deploy)
-        if not deploy:
+        if deploy:
+            self.head = nn.Linear(in_channels, num_classes)
+        else:
+            self.head = NormLinear(in_channels, num_classes)
             self.head_dist = NormLinear(in_channels, num_classes)
 
     def forward(self, feats: Tuple[torch.Tensor]) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Logits ``(N, num_classes)``; ``(logits, logits_dist)`` when training to distil."""
-        return self._dual_forward(self.pre_logits(feats))
+        x = self.head_drop(self.pre_logits(feats))
+        if self.deploy:
+            return self.head(x)
+        out, out_dist = self.head(x), self.head_dist(x)
+        if self.training and self.distillation:
+            return out, out_dist
+        return (out + out_dist) / 2
 
     @torch.no_grad()
     def switch_to_deploy(self):
-        """Folds both heads and their average into ``head.linear`` (in place, idempotent)."""
-        self._fuse_heads()
+        """Folds both heads and their average into one ``Linear`` (in place, idempotent)."""
+        if self.deploy:
+            return
+        self.head = merge_dual_heads(self.head, self.head_dist)
+        del self.head_dist
+        self.deploy = True
 
     def build_train_twin(self) -> 'RecNeXtClsHead':
         """A training-form head of the same shape (random weights), to load unfused checkpoints."""

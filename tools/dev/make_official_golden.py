@@ -26,17 +26,8 @@ FILES = {'recconv': 'recnext_m.py', 'recattn': 'recnext_a.py', 'lsnet': 'recnext
 
 
 def official_net(modules, settings):
-    family = settings['family']
-    kwargs = dict(embed_dim=settings['embed_dims'], depth=settings['depths'])
-    if family in ('recconv', 'recattn'):
-        kwargs['mlp_ratio'] = settings['mlp_ratio']
-    else:
-        kwargs.update(mlp_ratios=settings['mlp_ratios'], split_rates=settings['split_rates'])
-        if family == 'lsnet':
-            kwargs['num_heads'] = settings['num_heads']
-        else:
-            kwargs['share_stage'] = settings['share_stage']
-    return modules[family].RecNext(**kwargs)
+    from recnext_mm.backbones.recnext import official_model_args
+    return modules[settings['family']].RecNext(**official_model_args(settings))
 
 
 def main():
