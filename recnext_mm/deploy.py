@@ -4,7 +4,7 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
-from .backbones.layers import check_foldable, reparameterize
+from .backbones.layers import check_foldable
 from .backbones.recnext import RecNeXtTrunk
 
 __all__ = ['recnext_roots', 'deploy_model', 'switch_to_deploy']

@@ -15,14 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import recnext_mm
+from recnext_mm.backbones.recnext import ARCH_SETTINGS, get_arch
+from recnext_mm.checkpoint import CheckpointError
+from recnext_mm.runner_utils import build_model_from_cfg
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG_DIR = osp.join(ROOT, 'configs', 'classification')
-sys.path.insert(0, ROOT)
-
-import recnext_mm  # noqa: E402
-from recnext_mm.backbones.recnext import ARCH_SETTINGS, get_arch  # noqa: E402
-from recnext_mm.checkpoint import CheckpointError  # noqa: E402
-from recnext_mm.runner_utils import build_model_from_cfg  # noqa: E402
 
 pytest.importorskip('mmpretrain')
 from mmengine.config import Config  # noqa: E402

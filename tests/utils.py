@@ -1,5 +1,4 @@
 """Helpers shared by the tests (and tools/dev/make_official_golden.py)."""
-import json
 import os.path as osp
 from collections import OrderedDict
 
@@ -84,11 +83,9 @@ def model_layout(arch):
 
 
 def load_toy_module(name):
-    """A toy data generator loaded by path, as the tools/data scripts do."""
-    import sys
-    sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
-    from toy_loader import load_toy_module as load
-    return load(name)
+    """The toy data generator ``recnext_mm.toy_data.<name>`` (coco, ade, imagenet)."""
+    import importlib
+    return importlib.import_module(f'recnext_mm.toy_data.{name}')
 
 
 def tree_digest(root):

@@ -11,8 +11,8 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..checkpoint import (CheckpointError, check_keys, load_folded, load_weights, model_text,
-                          select_prefix, weights_form)
+from ..checkpoint import (check_keys, load_folded, load_weights, model_text, select_prefix,
+                          weights_form)
 
 __all__ = ['RecNeXtImageClassifier', 'RecNeXtDistillClassifier', 'load_teacher_weights']
 

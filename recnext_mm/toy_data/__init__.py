@@ -1,4 +1,5 @@
 """Generators of small, deterministic data sets in the real COCO, ADE20K and ImageNet layouts.
 
-They depend only on numpy and OpenCV, so they run before (and without) the mm packages.
+They depend only on numpy and OpenCV (none of mmdet, mmseg, mmpretrain is imported); the data
+scripts in tools/data and the tests import them as ``recnext_mm.toy_data.<name>``.
 """

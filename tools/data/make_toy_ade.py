@@ -3,14 +3,12 @@
 
     python tools/data/make_toy_ade.py [--out data/toy_ade] [--seed 0]
 
-It is what configs/segmentation/fpn_recnext_toy_ade.py trains on. Only numpy and OpenCV are needed:
-the generator module is loaded by path, so neither torch nor the mm packages are imported.
+It is what configs/segmentation/fpn_recnext_toy_ade.py trains on. The generator is
+recnext_mm.toy_data.ade (numpy and OpenCV; none of mmdet, mmseg, mmpretrain is imported).
 """
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # also when imported as a module
-from toy_loader import load_toy_module  # noqa: E402
+from recnext_mm.toy_data import ade as toy
 
 if __name__ == '__main__':
-    load_toy_module('ade').main(sys.argv[1:])
+    toy.main(sys.argv[1:])

@@ -8,12 +8,9 @@ Then: python tools/train.py configs/detection/mask_rcnn_recnext_toy_coco.py
 """
 import argparse
 import json
-import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # also when imported as a module
-from toy_loader import load_toy_module  # noqa: E402
+from recnext_mm.toy_data import coco as toy
 
 
 def parse_args(argv=None):
@@ -31,7 +28,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
-    stats = load_toy_module('coco').make_toy_coco(args.out, num_train=args.num_train, num_val=args.num_val,
+    stats = toy.make_toy_coco(args.out, num_train=args.num_train, num_val=args.num_val,
                           image_size=args.image_size, seed=args.seed, max_objects=args.max_objects)
     for split in ('train', 'val'):
         s = stats[split]

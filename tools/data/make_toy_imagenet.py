@@ -4,19 +4,16 @@
     python tools/data/make_toy_imagenet.py                       # -> data/toy_imagenet
     python tools/data/make_toy_imagenet.py --out /tmp/toy --train-per-class 20 --val-per-class 5
 
-The set trains configs/classification/recnext_toy_in1k.py on a CPU in minutes. Only numpy and OpenCV
-are needed (the generator module is loaded by path, without importing the mm packages).
+The set trains configs/classification/recnext_toy_in1k.py on a CPU in minutes. The generator is
+recnext_mm.toy_data.imagenet (numpy and OpenCV; none of mmdet, mmseg, mmpretrain is imported).
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # also when imported as a module
-from toy_loader import load_toy_module  # noqa: E402
+from recnext_mm.toy_data import imagenet as toy
 
 
 def main(argv=None):
-    gen = load_toy_module('imagenet')
+    gen = toy
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default='data/toy_imagenet',
