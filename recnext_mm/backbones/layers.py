@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
-    'build_norm', 'fold_bn', 'ConvNorm', 'conv_norm', 'NormLinear', 'RecConv2d', 'LinearAttention',
+    'build_norm', 'fold_bn', 'biased_conv', 'ConvNorm', 'conv_norm', 'NormLinear', 'RecConv2d', 'LinearAttention',
     'RecAttn2d', 'RepVGGDW', 'Mlp', 'Stem', 'RecConvBlock', 'RecAttnBlock', 'PartialChannelBlock',
     'MetaDownsample', 'PartialDownsample', 'RecNeXtStage', 'PartialChannelStage', 'DualHead',
     'merge_dual_heads', 'reparameterize', 'optimize_for_inference', 'check_foldable'
@@ -79,7 +79,7 @@ def fold_bn(weight: Tensor, bias: Optional[Tensor], bn: nn.Module) -> Tuple[Tens
     return fused_w, fused_b
 
 
-def _biased_conv(conv: nn.Conv2d, weight: Tensor, bias: Tensor) -> nn.Conv2d:
+def biased_conv(conv: nn.Conv2d, weight: Tensor, bias: Tensor) -> nn.Conv2d:
     """A copy of ``conv``'s geometry with the given weight and bias."""
     new = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                     conv.dilation, conv.groups, bias=True, device=weight.device, dtype=weight.dtype)
@@ -103,7 +103,7 @@ class ConvNorm(nn.Sequential):
 
     @torch.no_grad()
     def fuse(self) -> nn.Conv2d:
-        return _biased_conv(self.conv, *fold_bn(self.conv.weight, self.conv.bias, self.norm))
+        return biased_conv(self.conv, *fold_bn(self.conv.weight, self.conv.bias, self.norm))
 
 
 def conv_norm(in_channels, out_channels, kernel_size=1, stride=1, padding=0, groups=1, bias=False,
@@ -192,7 +192,7 @@ class RecConv2d(nn.Module):
     def fold_output_norm(self, bn: nn.Module):
         """Folds a BatchNorm applied to this module's output into its last conv (exact)."""
         last = self.convs[self.level]
-        self.convs[self.level] = _biased_conv(last, *fold_bn(last.weight, last.bias, bn))
+        self.convs[self.level] = biased_conv(last, *fold_bn(last.weight, last.bias, bn))
 
 
 def _attention(q_t: Tensor, k: Tensor, v_t: Tensor, quadratic: bool) -> Tensor:
@@ -320,7 +320,7 @@ class RepVGGDW(nn.Module):
         lk, sk = self.lk.fuse(), self.sk.fuse()
         weight = lk.weight + F.pad(sk.weight, [1, 1, 1, 1])
         weight[:, :, 1, 1] += 1.0  # the identity branch
-        return _biased_conv(lk, weight, lk.bias + sk.bias)
+        return biased_conv(lk, weight, lk.bias + sk.bias)
 
 
 def rep_vgg_dw(dim, norm_cfg=None, deploy=False) -> nn.Module:
@@ -487,7 +487,7 @@ class MetaDownsample(nn.Module):
     @torch.no_grad()
     def switch_to_deploy(self):
         if not isinstance(self.norm, nn.Identity):
-            self.token_mixer = _biased_conv(
+            self.token_mixer = biased_conv(
                 self.token_mixer, *fold_bn(self.token_mixer.weight, self.token_mixer.bias, self.norm))
             self.norm = nn.Identity()
 
