@@ -324,7 +324,7 @@ def probe_batch(name: str, settings: Settings, device: torch.device) -> Dict:
             peak['gib'] = torch.cuda.max_memory_allocated(device) / 2**30
 
     batch, failed = find_max_batch(try_batch, settings.batch_cap, label=name)
-    del modules
+    modules.clear()  # free the models before the next one is built
     free_memory()
     return dict(batch=batch, out_of_memory_at=failed, peak_memory_gib=peak.get('gib'))
 
