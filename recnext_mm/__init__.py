@@ -6,13 +6,16 @@ Importing the package registers
   mmpretrain configs build it with ``type='RecNeXt'``),
 - the timm models ``recnext_<arch>``,
 - weights-only loading of mmengine Runner checkpoints on torch >= 2.6 (see ``recnext_mm.safe_load``),
-- the ``recnext_mm::`` config prefix (see ``recnext_mm.scope_hook``).
+- the ``recnext_mm::`` config prefix (see ``recnext_mm.scope_hook``),
+- atomic Runner checkpoints, resume past damaged checkpoints and skipping of undecodable training
+  images (see ``recnext_mm.engine``), also under the downstream packages' own tools.
 
 It imports none of mmdet, mmseg or mmpretrain; their task-specific pieces live in
 ``recnext_mm.classification`` (head, classifiers) and ``recnext_mm.seg_transforms`` (label check)
 and load only when a config imports them through ``custom_imports``.
 """
 from . import safe_load  # noqa: F401  (before any Runner checkpoint is read)
+from . import engine  # noqa: F401  (atomic checkpoints, damage-proof resume, bad-image skipping)
 from .scope_hook import install as _install_config_scope
 from .backbones import ARCH_SETTINGS, RecNeXt, get_arch
 from .deploy import deploy_model, switch_to_deploy

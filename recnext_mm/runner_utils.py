@@ -162,6 +162,7 @@ def default_work_dir(config_path: str) -> str:
 def setup_cfg(args, config_path: str) -> Config:
     """Loads a config, merges ``--cfg-options`` and applies the common arguments."""
     import recnext_mm  # noqa: F401  (safe checkpoint loading, registration)
+    import recnext_mm.engine  # noqa: F401  (atomic checkpoints, resume checks, bad images)
     cfg = Config.fromfile(config_path)
     if getattr(args, 'cfg_options', None):
         cfg.merge_from_dict(args.cfg_options)
@@ -220,14 +221,126 @@ def set_local_rank(args):
 def prepare_checkpoint(path: str, cfg: Config, out_dir: str) -> str:
     """Returns a checkpoint path the Runner can load for ``cfg``.
 
-    mmengine checkpoints are used as they are. Released files (official ImageNet, mmdet 2.x,
-    mmseg 0.x) are converted once into ``out_dir`` (see ``recnext_mm.convert``).
+    mmengine checkpoints are used as they are. Released files (official ImageNet and fused
+    archives, mmdet 2.x, mmseg 0.x) are converted once into ``out_dir`` (see
+    ``recnext_mm.convert``).
     """
-    from .checkpoint import detect_format, read_checkpoint
+    from .checkpoint import load_weights
     from .convert import convert_checkpoint
-    fmt = detect_format(read_checkpoint(path))
+    fmt = load_weights(path).format
     if fmt == 'mmengine':
         return path
     target = osp.join(out_dir, f'converted_{osp.splitext(osp.basename(path))[0]}.pth')
     convert_checkpoint(path, target, task=task_of(cfg))
     return target
+
+
+# ----------------------------------------------------------------------------- training
+def train_parser():
+    """The argument parser of ``tools/train.py``."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        description='Train a detector, segmentor or classifier from a config (mmengine Runner).',
+        epilog='Faults: checkpoints are written atomically; --resume skips damaged checkpoints; '
+               'unreadable training images are skipped up to --bad-image-limit.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        help='resume from the newest readable checkpoint in the work dir, or from '
+                             'a path')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (needs a GPU)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by the real total batch size (auto_scale_lr in the config)')
+    parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument('--bad-image-limit', metavar='N|P%',
+                        help='unreadable training images skipped per epoch before the run stops: a '
+                             'count (25) or a percentage of the epoch (1%%, the default; config key '
+                             'bad_image_limit); 0 stops at the first one')
+    parser.add_argument('--skip-data-check', action='store_true',
+                        help='do not check files and annotations before training '
+                             '(tools/check_dataset.py runs the full check)')
+    common_arguments(parser)
+    return parser
+
+
+def precheck_data(cfg: Config, splits, logger=None):
+    """The cheap data check run before training: annotations are parsed and files must exist
+    (no image is opened). Prints the summary; returns the report.
+
+    Raises:
+        SystemExit: when it finds errors, with the list and how to skip the check.
+    """
+    from .data_check import check_config_data
+    report = check_config_data(cfg, splits=splits, mode='exists')
+    text = report.format(limit=30)
+    print(f'Data check before training (files and annotations; images are not opened):\n{text}',
+          flush=True)
+    dropped = report.dropped_annotations('train')
+    if dropped:
+        print('Training annotations that mmdet will drop, ignore or fail on, by reason: ' +
+              ', '.join(f'{kind}: {n}' for kind, n in sorted(dropped.items())), flush=True)
+    if report.errors:
+        raise SystemExit(
+            f'error: the data check found {len(report.errors)} error(s) (listed above). Fix the '
+            f'data or the config, or pass --skip-data-check to train anyway. Full check: python '
+            f'tools/check_dataset.py {cfg.filename or "CONFIG"} --decode')
+    return report
+
+
+def train_main(argv=None):
+    """``tools/train.py``: builds the Runner from a config and trains.
+
+    Returns:
+        Runner: the runner after training.
+    """
+    from . import engine  # noqa: F401  (atomic checkpoints, damage-proof resume, bad images)
+    from .checkpoint import CheckpointError
+    from .engine.bad_images import BadImageError, parse_limit
+    from .engine.resume import check_checkpoint
+    args = train_parser().parse_args(argv)
+    set_local_rank(args)
+    cfg = setup_cfg(args, args.config)
+    splits = ('train',) if args.no_validate else ('train', 'val')
+    check_data(cfg, splits=splits)
+    report = None
+    if not args.skip_data_check and os.environ.get('RANK', '0') == '0':
+        report = precheck_data(cfg, splits)
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.bad_image_limit is not None:
+        try:
+            cfg.bad_image_limit = parse_limit(args.bad_image_limit)
+        except ValueError as err:
+            raise SystemExit(f'error: --bad-image-limit: {err}')
+    if args.amp:
+        optim = cfg.optim_wrapper
+        if optim.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            print('AMP is already enabled in the config.')
+        else:
+            optim.type = 'AmpOptimWrapper'
+            optim.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise ValueError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) in the config')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise SystemExit(f'error: --resume checkpoint not found: {args.resume}')
+        try:
+            check_checkpoint(args.resume, what='--resume checkpoint')
+        except CheckpointError as err:
+            raise SystemExit(f'error: {err}')
+        cfg.resume, cfg.load_from = True, args.resume
+
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if report is not None:
+        runner.logger.info('Data check before training:\n' + report.format(limit=30))
+    try:
+        runner.train()
+    except (CheckpointError, BadImageError) as err:
+        runner.logger.error(str(err))
+        raise SystemExit(f'error: {err}')
+    return runner

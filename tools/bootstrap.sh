@@ -8,6 +8,12 @@
 # mmcv 2.1.0 has no wheel for torch >= 2.5, so it is compiled from the PyPI sdist (about 13 min on 2
 # cores). The wheel is cached outside the repository, keyed by mmcv, torch and Python versions:
 #   ${RECNEXT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/recnext_mm}/wheels/
+#
+# Reproducible: requirements/lock.txt pins every package of the tested environment (written by
+# tools/lock_env.sh). They are installed exactly (--no-deps, nothing resolved anew), mmcv from the
+# cached or freshly built wheel, and the result is compared with the lock (tools/lock_env.sh --check):
+# any missing, extra or different package fails the bootstrap, named. RECNEXT_UNLOCKED=1 installs
+# from the pins and ranges of requirements/tested.txt and tests.txt instead (to refresh the lock).
 # Usage: bash tools/bootstrap.sh [--force]
 set -euo pipefail
 
@@ -20,6 +26,9 @@ command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
 MMCV_VERSION=2.1.0
 TORCH_VERSION=2.14.1
 CACHE_DIR="${RECNEXT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/recnext_mm}"
+LOCK="$ROOT/requirements/lock.txt"
+LOCKED=1
+[[ "${RECNEXT_UNLOCKED:-0}" == 1 || ! -f "$LOCK" ]] && LOCKED=0
 
 STEP="start"
 fail() {
@@ -29,6 +38,11 @@ fail() {
   case "$STEP" in
     venv) echo "  Needs Python 3.11 with the venv module (set PYTHON=/path/to/python3.11)." >&2 ;;
     torch) echo "  pip could not install torch==$TORCH_VERSION; check pip's output above and the network to PyPI." >&2 ;;
+    lock) echo "  pip could not install the locked stack requirements/lock.txt (a pinned version missing from" >&2
+          echo "  the package index, or a platform without its wheel); see pip's output above. To install from" >&2
+          echo "  the ranges instead: RECNEXT_UNLOCKED=1 bash tools/bootstrap.sh, then bash tools/lock_env.sh." >&2 ;;
+    lock-check) echo "  .venv differs from requirements/lock.txt (packages listed above): the tested stack was not" >&2
+                echo "  reproduced. Fix the lock or the index, or refresh the lock (see tools/lock_env.sh)." >&2 ;;
     mmcv-*) echo "  Building mmcv needs gcc/g++ (C++20) and the Python headers; see the compiler output above." >&2
             echo "  The partial build is in $CACHE_DIR/build; rerun to retry from scratch." >&2 ;;
     *) echo "  See the output above; rerun 'bash tools/bootstrap.sh' after fixing it." >&2 ;;
@@ -39,7 +53,8 @@ fail() {
 trap fail ERR
 
 inputs_hash() {
-  cat "$ROOT/tools/bootstrap.sh" "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1
+  { cat "$ROOT/tools/bootstrap.sh" "$ROOT/tools/lock_env.sh" "$ROOT"/requirements/*.txt; echo "locked=$LOCKED"; } |
+    sha256sum | cut -d' ' -f1
 }
 
 check_imports() {
@@ -67,12 +82,25 @@ fi
 STEP="venv"
 echo "==> [1/6] creating $VENV with $("$PYTHON_BIN" --version)"
 "$PYTHON_BIN" -m venv "$VENV"
-"$PY" -m pip install --quiet --upgrade pip
-"$PY" -m pip install --quiet -r "$ROOT/requirements/build.txt"
-
-STEP="torch"
-echo "==> [2/6] torch $TORCH_VERSION + torchvision"
-"$PY" -m pip install --quiet "torch==$TORCH_VERSION" "torchvision==$(grep -E '^torchvision==' "$ROOT/requirements/tested.txt" | cut -d= -f3)"
+if [[ "$LOCKED" == 1 ]]; then
+  STEP="lock"
+  LOCKED_TORCH="$(grep -E '^torch==' "$LOCK" | cut -d= -f3)"
+  if [[ "$LOCKED_TORCH" != "$TORCH_VERSION" ]]; then
+    echo "bootstrap: requirements/lock.txt pins torch==$LOCKED_TORCH but this script builds mmcv for $TORCH_VERSION." >&2
+    false
+  fi
+  "$PY" -m pip install --quiet "$(grep -E '^pip==' "$LOCK")"
+  echo "==> [2/6] the locked stack: $(grep -cE '^[A-Za-z0-9]' "$LOCK") packages from requirements/lock.txt (exact, --no-deps)"
+  # mmcv is built below; everything else is installed exactly as pinned, nothing resolved anew.
+  grep -vE '^mmcv==' "$LOCK" > "$VENV/lock-without-mmcv.txt"
+  "$PY" -m pip install --quiet --no-deps -r "$VENV/lock-without-mmcv.txt"
+else
+  "$PY" -m pip install --quiet --upgrade pip
+  "$PY" -m pip install --quiet -r "$ROOT/requirements/build.txt"
+  STEP="torch"
+  echo "==> [2/6] torch $TORCH_VERSION + torchvision (unlocked: RECNEXT_UNLOCKED=1 or no lock file)"
+  "$PY" -m pip install --quiet "torch==$TORCH_VERSION" "torchvision==$(grep -E '^torchvision==' "$ROOT/requirements/tested.txt" | cut -d= -f3)"
+fi
 
 PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 WHEEL_DIR="$CACHE_DIR/wheels/mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$PYTAG"
@@ -103,20 +131,31 @@ fi
 
 STEP="mmcv-install"
 "$PY" -m pip install --quiet --no-deps "$WHEEL_DIR"/mmcv-*.whl
-# mmcv's own runtime deps (its wheel metadata lists them; --no-deps above avoids re-resolving torch).
-"$PY" -m pip install --quiet addict packaging Pillow pyyaml yapf opencv-python "numpy"
-
-STEP="openmmlab"
-echo "==> [4/6] mmengine, mmdet, mmsegmentation, mmpretrain, timm"
-"$PY" -m pip install --quiet -r "$ROOT/requirements/tested.txt"
+if [[ "$LOCKED" == 1 ]]; then
+  echo "==> [4/6] (the OpenMMLab packages and timm came with the lock)"
+else
+  # mmcv's own runtime deps (its wheel metadata lists them; --no-deps above avoids re-resolving torch).
+  "$PY" -m pip install --quiet addict packaging Pillow pyyaml yapf opencv-python "numpy"
+  STEP="openmmlab"
+  echo "==> [4/6] mmengine, mmdet, mmsegmentation, mmpretrain, timm"
+  "$PY" -m pip install --quiet -r "$ROOT/requirements/tested.txt"
+fi
 
 STEP="recnext_mm"
 echo "==> [5/6] recnext_mm (editable) and test tools"
-"$PY" -m pip install --quiet -r "$ROOT/requirements/tests.txt"
+[[ "$LOCKED" == 1 ]] || "$PY" -m pip install --quiet -r "$ROOT/requirements/tests.txt"
 "$PY" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"
 
 STEP="verify"
-echo "==> [6/6] checking imports and compiled ops"
+echo "==> [6/6] checking imports, compiled ops and the lock"
 check_imports
+if [[ "$LOCKED" == 1 ]]; then
+  STEP="lock-check"
+  "$PY" -m pip check
+  bash "$ROOT/tools/lock_env.sh" --venv "$VENV" --lock "$LOCK" --check
+  rm -f "$VENV/lock-without-mmcv.txt"
+else
+  echo "bootstrap: unlocked install; to pin it: bash tools/lock_env.sh"
+fi
 echo "$WANT" > "$STAMP"
 echo "bootstrap: done ($VENV)."

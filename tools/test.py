@@ -14,11 +14,8 @@ mmseg 0.x ADE20K): those are converted on the fly, see tools/convert_checkpoint.
 import argparse
 import json
 import os
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from recnext_mm.runner_utils import (add_dump_metric, check_data, common_arguments,  # noqa: E402
+from recnext_mm.runner_utils import (add_dump_metric, check_data, common_arguments,
                                      enable_visualization, prepare_checkpoint, set_local_rank,
                                      setup_cfg)
 
@@ -65,7 +62,12 @@ def main(argv=None):
         from recnext_mm.deploy import deploy_model
         deploy_model(runner.model)
         runner.logger.info('Evaluating the deploy form (every RecNeXt part fused).')
-    metrics = runner.test()
+    from recnext_mm.engine.bad_images import BadImageError
+    try:
+        metrics = runner.test()
+    except BadImageError as err:  # evaluation never skips an image: name it and stop
+        runner.logger.error(str(err))
+        raise SystemExit(f'error: {err}')
     if runner.rank == 0:
         with open(os.path.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:
             json.dump(metrics, f, indent=1, default=float)
