@@ -12,12 +12,10 @@ import torch
 from utils import REPO, reference
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
 
 get_flops = importlib.import_module('get_flops')
 benchmark = importlib.import_module('benchmark')
 recconv_scaling = importlib.import_module('recconv_scaling')
-export_onnx = importlib.import_module('export_onnx')
 model_utils = importlib.import_module('model_utils')
 
 ALL_ARCHS = list(model_utils.ARCH_SETTINGS)
@@ -33,10 +31,7 @@ def _restore_threads():
 
 
 def _reference():
-    ref = reference()
-    if ref is None:
-        pytest.skip('../shared/reference/recnext_reference.json is not available')
-    return ref
+    return reference()
 
 
 # ---------------------------------------------------------------- get_flops
@@ -148,7 +143,7 @@ def test_benchmark_end_to_end(tmp_path, capsys):
         '--block', '1', '--out-json', str(out)])
     assert status == 0
     text = capsys.readouterr().out
-    assert '| model | form | input | batch | threads | median ms |' in text
+    assert '| model | form | runtime | input | batch | threads | median ms |' in text
     assert 'train/deploy' in text
     data = json.loads(out.read_text())
     assert {'settings', 'environment', 'results', 'ratios'} <= set(data)
@@ -205,10 +200,20 @@ def test_benchmark_plan_times_other_backbones_in_train_form_only(capsys):
     toy = _config('detection', 'mask_rcnn_recnext_toy_coco.py')
     r50 = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'  # resolved to mmdet's installed config
     pairs = benchmark.plan([toy, r50], ['train', 'deploy', 'official'], None)
-    assert [(spec.name, form) for spec, form in pairs] == [
-        (toy, 'train'), (toy, 'deploy'), (toy, 'official'), (r50, 'train')]
+    assert [(spec.name, form, runtime) for spec, form, runtime in pairs] == [
+        (toy, 'train', 'eager'), (toy, 'deploy', 'eager'), (toy, 'official', 'eager'),
+        (r50, 'train', 'eager')]
     assert pairs[-1][0].task == 'detection'
     assert '[skip] ' + r50 + ' (deploy)' in capsys.readouterr().err
+    # ONNX Runtime: deploy forms of classifiers, backbones and peers only.
+    pairs = benchmark.plan(['recnext_m0', 'resnet18', toy], ['train', 'deploy'], None,
+                           ['eager', 'onnxruntime'])
+    assert [(spec.name, form, runtime) for spec, form, runtime in pairs] == [
+        ('recnext_m0', 'train', 'eager'), ('recnext_m0', 'deploy', 'eager'),
+        ('recnext_m0', 'deploy', 'onnxruntime'), ('resnet18', 'train', 'eager'),
+        ('resnet18', 'deploy', 'eager'), ('resnet18', 'deploy', 'onnxruntime'),
+        (toy, 'train', 'eager'), (toy, 'deploy', 'eager')]
+    assert '(deploy, onnxruntime)' in capsys.readouterr().err
 
 # ---------------------------------------------------------------- RecConv scaling
 def test_recconv_scaling_claims_tiny(tmp_path):
@@ -240,19 +245,164 @@ def test_recconv_scaling_claims_tiny(tmp_path):
 
 
 # ---------------------------------------------------------------- ONNX
+def _need_onnx():
+    pytest.importorskip('onnx', reason='onnx not installed (optional extra: pip install -e .[onnx])')
+    pytest.importorskip('onnxruntime',
+                        reason='onnxruntime not installed (optional extra: pip install -e .[onnx])')
+    from recnext_mm.analysis import onnx_export
+    return onnx_export
+
+
 @pytest.mark.parametrize('arch,targets', [('m0', ('classifier', 'backbone')),
                                           ('a0', ('classifier',)),
                                           ('t_share_channel', ('backbone',))])
 def test_onnx_export_matches_pytorch(arch, targets, tmp_path):
-    pytest.importorskip('onnx', reason='onnx not installed (optional extra: pip install -e .[onnx])')
-    pytest.importorskip('onnxruntime',
-                        reason='onnxruntime not installed (optional extra: pip install -e .[onnx])')
+    onnx_export = _need_onnx()
     for target in targets:
         # Exported at one size, checked at two others (odd sizes at the coarse RecConv levels).
-        result = export_onnx.export_and_verify(arch, target, str(tmp_path), export_shape=(64, 64),
+        result = onnx_export.export_and_verify(arch, target, str(tmp_path), export_shape=(64, 64),
                                                verify_shapes=[(64, 64), (72, 88)], batch=2)
         assert result['ok'], result['checks']
         assert all(c['max_rel'] <= 1e-4 for c in result['checks'])
         assert osp.isfile(result['path'])
         n_out = 1 if target == 'classifier' else 4
         assert all(len(c['outputs']) == n_out for c in result['checks'])
+
+
+@pytest.mark.parametrize('arch,shape', [('m0', (64, 64)), ('m0', (72, 88)), ('a0', (64, 64))])
+def test_onnx_static_export_is_lean_and_matches_pytorch(arch, shape, tmp_path):
+    """The fixed-shape graph the benchmark times: NCHW (no Transpose from channels_last), every
+    Resize with constant inputs (integer scales where the upsampling is exactly 2x), no shape
+    arithmetic left, outputs equal to PyTorch within 1e-4 through the optimised ORT session."""
+    onnx_export = _need_onnx()
+    import onnx
+    from onnx import numpy_helper
+    result = onnx_export.export_and_verify(arch, 'classifier', str(tmp_path), export_shape=shape,
+                                           batch=2, dynamic=False)
+    assert result['ok'] and result['checks'][0]['shape'] == list(shape)
+    assert result['checks'][0]['max_rel'] <= 1e-4
+    proto = onnx.load(result['path'])
+    ops = onnx_export.graph_summary(proto)
+    assert 'BatchNormalization' not in ops and 'Identity' not in ops  # every norm folded
+    if arch.startswith('m'):
+        # Only the three repeated-input downsamplings (repeat_interleave) keep shape arithmetic
+        # (the attention of the A series reshapes tokens; ORT folds those shapes at load).
+        assert ops.get('Shape', 0) <= 3 * 3, ops
+    consts = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    resizes = [n for n in proto.graph.node if n.op_type == 'Resize']
+    assert resizes and all(i in consts for n in resizes for i in n.input[1:] if i)
+    with_scales = [n for n in resizes if len(n.input) == 3]
+    # 64x64: every level halves an even map, so every upsampling is exactly 2x.
+    if shape == (64, 64):
+        assert len(with_scales) == len(resizes)
+    else:
+        assert 0 < len(with_scales) < len(resizes)
+    for n in with_scales:
+        assert consts[n.input[2]].tolist()[:2] == [1.0, 1.0]
+        assert set(consts[n.input[2]].tolist()[2:]) == {2.0}
+    with pytest.raises(ValueError, match='fixed input shapes'):
+        dynamic = onnx_export.export_and_verify(arch, 'classifier', str(tmp_path / 'dyn'),
+                                                export_shape=shape, verify_shapes=[shape])
+        onnx_export.lean_resizes(onnx.load(dynamic['path']))
+
+
+def test_onnx_export_of_peers_and_wrong_opset(tmp_path):
+    onnx_export = _need_onnx()
+    import timm
+    from recnext_mm.analysis.ort_runtime import make_session
+    model = timm.create_model('resnet18', pretrained=False).eval()
+    path = onnx_export.export(model, str(tmp_path / 'r18.onnx'), (64, 64), dynamic=False, batch=1)
+    x = torch.randn(1, 3, 64, 64)
+    got = make_session(path, threads=1).run(None, {'input': x.numpy()})[0]
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(got), model(x), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match='opset 10'):
+        onnx_export.export(model, str(tmp_path / 'bad.onnx'), (64, 64), opset=10)
+
+
+def test_ort_session_settings_and_profile(tmp_path):
+    onnx_export = _need_onnx()
+    import onnxruntime as ort
+    from recnext_mm.analysis import ort_runtime
+    opts = ort_runtime.session_options(threads=2)
+    assert opts.intra_op_num_threads == 2 and opts.inter_op_num_threads == 1
+    assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert opts.get_session_config_entry('session.intra_op.allow_spinning') == '0'
+    with pytest.raises(ValueError, match='optimization'):
+        ort_runtime.session_options(optimization='max')
+    with pytest.raises(FileNotFoundError, match='not found'):
+        ort_runtime.make_session(str(tmp_path / 'missing.onnx'))
+    model = onnx_export.build_deploy_model('m0', 'classifier')
+    path = onnx_export.export(model, str(tmp_path / 'm0.onnx'), (64, 64), dynamic=False)
+    prof = ort_runtime.profile_ops(path, (1, 3, 64, 64), threads=1, runs=3, warmup=1)
+    assert prof['ops'] and prof['nodes'] > 10 and prof['kernel_us_per_run'] > 0
+    assert sum(r['share'] for r in prof['ops']) == pytest.approx(1.0)
+    assert {'Conv', 'Resize'} & {r['op'] for r in prof['ops']}
+    assert '| op (optimised graph) |' in ort_runtime.profile_markdown(prof)
+
+
+def test_benchmark_onnxruntime_beside_eager(tmp_path, capsys):
+    _need_onnx()
+    out = tmp_path / 'bench.json'
+    status = benchmark.main([
+        '--models', 'recnext_m0', 'resnet18', '--forms', 'train', 'deploy', '--runtime', 'eager',
+        'onnxruntime', '--batch', '1', '2', '--shape', '32', '--threads', '1', '--warmup', '1',
+        '--repeats', '2', '--block', '1', '--baseline', 'resnet18', '--onnx-dir',
+        str(tmp_path / 'onnx'), '--out-json', str(out)])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert 'Runtime ratios in this run' in text and 'Per-MAC latency relative to resnet18' in text
+    data = json.loads(out.read_text())
+    rows = data['results']
+    ort_rows = [r for r in rows if r['runtime'] == 'onnxruntime']
+    # ORT times the deploy forms: 2 models x 2 batch sizes, one fixed-shape graph per batch.
+    assert len(ort_rows) == 4 and all(r['form'] == 'deploy' for r in ort_rows)
+    assert len(rows) == 12
+    for r in ort_rows:
+        assert r['median_ms'] > 0 and r['threads'] == 1 and r['gmacs'] > 0
+        assert r['ms_per_gmac'] == pytest.approx(r['median_ms'] / (r['gmacs'] * r['batch']))
+    assert sorted(p.name for p in (tmp_path / 'onnx').iterdir()) == [
+        'recnext_m0_32x32_b1.onnx', 'recnext_m0_32x32_b2.onnx', 'resnet18_32x32_b1.onnx',
+        'resnet18_32x32_b2.onnx']
+    rr = [r for r in data['runtime_ratios'] if r['model'] == 'recnext_m0' and r['batch'] == 1]
+    assert len(rr) == 1 and rr[0]['runtime'] == 'onnxruntime' and rr[0]['ratio'] > 0
+    base = {(r['runtime'], r['batch']): r for r in data['baseline'] if r['model'] == 'recnext_m0'}
+    assert set(base) == {('eager', 1), ('eager', 2), ('onnxruntime', 1), ('onnxruntime', 2)}
+    ort_m0 = next(r for r in ort_rows if r['model'] == 'recnext_m0' and r['batch'] == 1)
+    ort_r18 = next(r for r in ort_rows if r['model'] == 'resnet18' and r['batch'] == 1)
+    assert base['onnxruntime', 1]['per_mac_ratio'] == pytest.approx(
+        ort_m0['ms_per_gmac'] / ort_r18['ms_per_gmac'])
+    env = data['environment']
+    assert env['ort_settings']['allow_spinning'] == 0 and env['ort_settings']['inter_op_num_threads'] == 1
+    with pytest.raises(SystemExit):  # the baseline must be a deploy form
+        benchmark.main(['--models', 'recnext_m0', '--forms', 'train', '--baseline', 'recnext_m0'])
+
+
+def test_int8_static_quantization_qdq(tmp_path):
+    """QDQ quantization of the deploy form with a calibration reader: the graph holds
+    Quantize/DequantizeLinear pairs, runs, and stays close to the float graph."""
+    onnx_export = _need_onnx()
+    import numpy as np
+    import onnx
+    from recnext_mm.analysis import quantize
+    from recnext_mm.analysis.ort_runtime import make_session
+    model = onnx_export.build_deploy_model('m0', 'classifier')
+    fp32 = onnx_export.export(model, str(tmp_path / 'm0.onnx'), (64, 64), dynamic=False)
+    gen = np.random.default_rng(0)
+    calib = gen.standard_normal((8, 3, 64, 64)).astype(np.float32)
+    reader = quantize.ArrayCalibrationReader(calib, 'input', batch=2)
+    assert len(reader) == 4 and reader.get_next()['input'].shape == (2, 3, 64, 64)
+    int8 = quantize.quantize_qdq(fp32, str(tmp_path / 'm0_int8.onnx'), calib)
+    ops = onnx_export.graph_summary(onnx.load(int8))
+    assert ops.get('QuantizeLinear', 0) > 10 and ops.get('DequantizeLinear', 0) > 10
+    x = calib[:1]
+    ref = make_session(fp32, threads=1).run(None, {'input': x})[0].ravel()
+    got = make_session(int8, threads=1).run(None, {'input': x})[0].ravel()
+    cosine = float(ref @ got / (np.linalg.norm(ref) * np.linalg.norm(got)))
+    assert cosine > 0.95, cosine
+    labels = np.array([0, 1])
+    acc = quantize.top1(make_session(fp32, threads=1), calib[:2], labels)
+    assert acc in (0.0, 50.0, 100.0)
+    with pytest.raises(ValueError, match='calibration method'):
+        quantize.quantize_qdq(fp32, str(tmp_path / 'x.onnx'), calib, method='kl')

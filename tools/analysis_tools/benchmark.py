@@ -7,6 +7,9 @@
         --threads 2 --batch 1 --repeats 30 --out-json bench.json
     # backbones, detectors and segmentors (configs) work the same way
     python tools/analysis_tools/benchmark.py --models m3 configs/detection/mask_rcnn_recnext_m3_coco.py
+    # ONNX Runtime beside torch eager, per-MAC latency relative to RepViT-M1.1
+    python tools/analysis_tools/benchmark.py --models recnext_m3 recnext_a3 repvit_m1_1 \\
+        --forms deploy --runtime eager onnxruntime --baseline repvit_m1_1 --threads 2 --batch 1
 
 Model specs: an arch name (``m3``: the mmengine backbone), ``recnext_<arch>`` (the timm
 classifier), any timm model name (peers, built with ``pretrained=False``), a config file
@@ -18,7 +21,18 @@ Forms: ``train`` (eval mode, unfused), ``deploy`` (all BatchNorms and RepVGG bra
 peers ``timm.utils.reparameterize_model`` plus Conv-BN folding), ``official`` (the official
 ``fuse()`` graph; RecNeXt models only).
 
-Method: each model in each form is warmed up (``--warmup`` calls, plus the compilation with
+Runtimes (``--runtime``, several at once: timed in the same rounds): ``eager`` (torch),
+``compile`` (``torch.compile``), ``jit`` (TorchScript trace + freeze) and ``onnxruntime``: the
+deploy form exported by :mod:`recnext_mm.analysis.onnx_export` (the export of
+``tools/deployment/export_onnx.py``; NCHW; by default at the timed input size, one graph per batch
+size, with constant Resize scales; ``--ort-dynamic`` times the dynamic-axes graph instead) and run
+by an ``InferenceSession`` with ``intra_op_num_threads`` = ``--threads``, one inter-op thread,
+sequential execution, all graph optimisations and spinning off
+(:mod:`recnext_mm.analysis.ort_runtime`). ONNX Runtime times the deploy form only; peers are
+exported the same way. ``--compile`` and ``--jit`` are shorthands for ``--runtime compile`` /
+``--runtime jit``.
+
+Method: each model in each form and runtime is warmed up (``--warmup`` calls, plus the compilation with
 ``--compile``), then timed call by call. To give every model the same machine conditions the
 entries are interleaved (``--interleave all``): each round runs every entry for ``--block``
 consecutive timed calls (after one untimed call that re-warms its caches), until each entry has
@@ -28,17 +42,21 @@ and mask pasting; with random weights few boxes survive, so the mask head costs 
 trained model) or the raw network (``--config-mode tensor``).
 
 Reported: median, inter-quartile range and min/max per call; img/s = batch / median; fvcore GMACs
-per image (batch 1, same form; for configs the tensor path) and ms per GMAC. ``--threads`` is
-applied with ``torch.set_num_threads`` and reported. On CUDA every call is synchronised.
+per image (batch 1, same form; for configs the tensor path) and ms per GMAC; ratios between forms
+and between runtimes, and with ``--baseline MODEL`` every model's ms per GMAC relative to that
+model's (same runtime and batch, deploy form). ``--threads`` is applied with
+``torch.set_num_threads`` (and ORT's intra-op threads) and reported. On CUDA every call is
+synchronised.
 """
 import argparse
 import os.path as osp
-import statistics
+import shutil
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -46,11 +64,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from model_utils import (FORMS, ModelSpec, RecNeXt, base_environment, build,  # noqa: E402
                          count_macs, count_params, load_config, parse_shape, parse_spec,
                          write_json)
-
-RESULT_FIELDS = ('model', 'kind', 'form', 'input', 'batch', 'threads', 'device', 'dtype',
-                 'channels_last', 'compile', 'jit', 'median_ms', 'p25_ms', 'p75_ms', 'iqr_ms', 'min_ms',
-                 'max_ms', 'mean_ms', 'n', 'img_per_s', 'gmacs', 'ms_per_gmac', 'params', 'notes',
-                 'times_ms')
+from recnext_mm.analysis.report import (RESULT_FIELDS, RUNTIMES, baseline_rows,  # noqa: E402,F401
+                                        markdown, ratio_rows, runtime_ratio_rows, timing_stats)
 
 
 @dataclass
@@ -58,6 +73,7 @@ class Entry:
     """One model in one form, ready to time."""
     spec: ModelSpec
     form: str
+    runtime: str
     shape: tuple
     params: int
     gmacs: Optional[float]
@@ -94,10 +110,13 @@ def _has_recnext_backbone(config: str) -> bool:
     return backbone.get('type') in ('RecNeXt', RecNeXt)
 
 
-def plan(models: List[str], forms: List[str], official_dir: Optional[str]) -> List[tuple]:
-    """(spec, form) pairs to time, in order. Peers have no 'official' form and configs of other
-    backbones (a ResNet-50 Mask R-CNN) only their train form; with ``official_dir`` each
-    ``recnext_<arch>`` is followed by ``official:<arch>``."""
+def plan(models: List[str], forms: List[str], official_dir: Optional[str],
+         runtimes: Sequence[str] = ('eager',)) -> List[tuple]:
+    """(spec, form, runtime) triples to time, in order. Peers have no 'official' form and configs
+    of other backbones (a ResNet-50 Mask R-CNN) only their train form; with ``official_dir`` each
+    ``recnext_<arch>`` is followed by ``official:<arch>``. ONNX Runtime times the deploy form of
+    backbones, classifiers and peers (torch runtimes only for configs and the official
+    implementation)."""
     pairs = []
     for name in models:
         spec = parse_spec(name)
@@ -115,16 +134,24 @@ def plan(models: List[str], forms: List[str], official_dir: Optional[str]) -> Li
             pairs.append((spec, form))
         if official_dir and spec.kind == 'classifier':
             pairs.append((parse_spec(f'official:{spec.arch}'), 'official-impl'))
-    seen, unique = set(), []
+    triples, seen = [], set()
     for spec, form in pairs:
-        if (spec.name, form) not in seen:
-            seen.add((spec.name, form))
-            unique.append((spec, form))
-    return unique
+        for runtime in runtimes:
+            if runtime == 'onnxruntime' and (form != 'deploy' or spec.kind in ('config', 'official')):
+                if form == 'deploy' or 'deploy' not in forms:
+                    print(f'[skip] {spec.name} ({form}, onnxruntime): ONNX Runtime times the deploy '
+                          f'form of backbones, classifiers and timm peers only.', file=sys.stderr)
+                continue
+            key = (spec.name, form, runtime)
+            if key not in seen:
+                seen.add(key)
+                triples.append((spec, form, runtime))
+    return triples
 
 
-def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
-    """Builds, counts and moves one entry to the device (compiled with ``--compile``)."""
+def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device) -> Entry:
+    """Builds, counts and moves one entry to the device; compiled, TorchScript-frozen or exported
+    to ONNX (one graph per batch size) as its runtime asks."""
     shape = parse_shape(args.shape) or spec.default_shape
     built = build(spec, 'train' if form == 'official-impl' else form,
                   official_dir=args.official_dir, config_mode=args.config_mode,
@@ -135,11 +162,21 @@ def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
             gmacs = count_macs(built.module, torch.randn(1, 3, *shape), built.trace_fn) / 1e9
         except Exception as err:  # noqa: BLE001
             print(f'[warn] MACs of {spec.name} ({form}) not counted: {err}', file=sys.stderr)
+    notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
+    if runtime == 'onnxruntime':
+        from recnext_mm.analysis.ort_runtime import OrtBatchRunner
+        run = OrtBatchRunner(built.module, shape, args.batch, args.onnx_dir,
+                             spec.name.replace('/', '_').replace(':', '_'), threads=args.threads,
+                             opset=args.opset, dynamic=args.ort_dynamic,
+                             optimization=args.ort_opt)
+        notes += f'; onnx opset {args.opset}, {"dynamic axes" if args.ort_dynamic else "fixed shape"}'
+        return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes,
+                     built.module, run)
     module = built.module.to(device)
     if args.channels_last:
         module = module.to(memory_format=torch.channels_last)
     run = built.run
-    if args.compile:
+    if runtime == 'compile':
         if spec.kind == 'config':
             # Heads and post-processing (proposals, NMS, pasting) are data dependent: compile the
             # backbone and the neck only.
@@ -148,7 +185,7 @@ def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
                     setattr(module, part, torch.compile(getattr(module, part)))
         else:
             run = torch.compile(module)
-    elif args.jit:
+    elif runtime == 'jit':
         if spec.kind == 'config':
             raise ValueError('--jit is for backbones and classifiers, not full detectors/segmentors')
         # TorchScript trace + freeze: the graph runs without Python overhead (the official release
@@ -156,8 +193,7 @@ def prepare(spec: ModelSpec, form: str, args, device: torch.device) -> Entry:
         example = make_input(1, shape, args, device)
         with torch.inference_mode():
             run = torch.jit.freeze(torch.jit.trace(module.eval(), example))
-    notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
-    return Entry(spec, form, shape, count_params(built.module), gmacs, notes, module, run)
+    return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes, module, run)
 
 
 def make_input(batch: int, shape, args, device) -> torch.Tensor:
@@ -205,79 +241,22 @@ def time_entries(entries: List[Entry], batch: int, args, device: torch.device):
 
 def summarize(e: Entry, batch: int, args, device) -> Dict:
     """One result row (see ``RESULT_FIELDS``)."""
-    row = dict(model=e.label, kind=e.spec.kind, form=e.form, input=list(e.shape), batch=batch,
-               threads=torch.get_num_threads() if device.type == 'cpu' else None,
-               device=str(device), dtype='bf16-autocast' if args.bf16 else 'fp32',
-               channels_last=args.channels_last, compile=args.compile, jit=args.jit,
-               params=e.params,
-               gmacs=e.gmacs, notes=e.notes)
+    ort = e.runtime == 'onnxruntime'
+    row = dict(model=e.label, kind=e.spec.kind, form=e.form, runtime=e.runtime,
+               input=list(e.shape), batch=batch,
+               threads=(args.threads if ort else torch.get_num_threads())
+               if device.type == 'cpu' or ort else None,
+               device='cpu' if ort else str(device),
+               dtype='bf16-autocast' if args.bf16 and not ort else 'fp32',
+               channels_last=args.channels_last and not ort, compile=e.runtime == 'compile',
+               jit=e.runtime == 'jit', params=e.params, gmacs=e.gmacs, notes=e.notes)
     times = e.times.get(batch) or []
     if e.error or not times:
         row.update({k: None for k in RESULT_FIELDS if k not in row})
         row['error'] = e.error or 'not timed'
         return row
-    q = statistics.quantiles(times, n=4, method='inclusive') if len(times) > 1 else times * 3
-    median = statistics.median(times)
-    row.update(median_ms=median, p25_ms=q[0], p75_ms=q[2], iqr_ms=q[2] - q[0], min_ms=min(times),
-               max_ms=max(times), mean_ms=statistics.fmean(times), n=len(times),
-               img_per_s=batch / median * 1e3,
-               ms_per_gmac=median / (e.gmacs * batch) if e.gmacs else None,
-               times_ms=[round(t, 4) for t in times])
+    row.update(timing_stats(times, batch, e.gmacs))
     return row
-
-
-def ratio_rows(results: List[Dict]) -> List[Dict]:
-    """Median-time ratios within one run: train/deploy (> 1: the deploy form is faster),
-    official-form/deploy and official-impl/deploy (> 1: ours is faster)."""
-    by_key = {}
-    for r in results:
-        if r.get('median_ms') is None:
-            continue
-        name = r['model']
-        if r['form'] == 'official-impl':
-            name = 'recnext_' + name.split(':', 1)[1].replace('recnext_', '')
-        by_key.setdefault((name, r['batch']), {})[r['form']] = r['median_ms']
-    rows = []
-    for (name, batch), med in by_key.items():
-        if 'deploy' not in med:
-            continue
-        row = dict(model=name, batch=batch)
-        for other in ('train', 'official', 'official-impl'):
-            if other in med:
-                row[f'{other}/deploy'] = med[other] / med['deploy']
-        if len(row) > 2:
-            rows.append(row)
-    return rows
-
-
-def _fmt(value, spec='.2f'):
-    return '-' if value is None else format(value, spec)
-
-
-def markdown(results: List[Dict], ratios: List[Dict]) -> str:
-    """The results table and the ratio table."""
-    lines = ['| model | form | input | batch | threads | median ms | IQR ms | min-max ms | img/s | '
-             'GMACs | ms/GMAC | notes |', '|' + '---|' * 12]
-    for r in results:
-        h, w = r['input']
-        if r.get('error'):
-            lines.append(f'| {r["model"]} | {r["form"]} | {h}x{w} | {r["batch"]} | {r["threads"]} '
-                         f'| error | | | | | | {r["error"][:80]} |')
-            continue
-        lines.append(
-            f'| {r["model"]} | {r["form"]} | {h}x{w} | {r["batch"]} | {_fmt(r["threads"], "")} | '
-            f'{r["median_ms"]:.2f} | {r["iqr_ms"]:.2f} | {r["min_ms"]:.2f}-{r["max_ms"]:.2f} | '
-            f'{r["img_per_s"]:.1f} | {_fmt(r["gmacs"], ".3f")} | {_fmt(r["ms_per_gmac"])} | '
-            f'{r["notes"]} |')
-    if ratios:
-        lines += ['', 'Median-time ratios in this run (> 1: the deploy form is faster):', '',
-                  '| model | batch | train/deploy | official-form/deploy | official-impl/deploy |',
-                  '|---|---|---|---|---|']
-        for r in ratios:
-            lines.append(f'| {r["model"]} | {r["batch"]} | {_fmt(r.get("train/deploy"), ".3f")} | '
-                         f'{_fmt(r.get("official/deploy"), ".3f")} | '
-                         f'{_fmt(r.get("official-impl/deploy"), ".3f")} |')
-    return '\n'.join(lines)
 
 
 def parse_args(argv=None):
@@ -286,18 +265,35 @@ def parse_args(argv=None):
     parser.add_argument('--models', nargs='+', required=True, help='model specs (see above)')
     parser.add_argument('--forms', nargs='+', choices=FORMS, default=['train', 'deploy'],
                         help='forms to time (default: train deploy)')
+    parser.add_argument('--runtime', nargs='+', choices=RUNTIMES,
+                        help='runtimes to time side by side (default: eager)')
     parser.add_argument('--batch', type=int, nargs='+', default=[1, 32],
                         help='batch sizes: 1 gives latency, larger ones throughput (default 1 32)')
     parser.add_argument('--shape', type=int, nargs='+',
                         help='input S or H W (default per model: 224, detection 800 1280, '
                              'segmentation 512)')
-    parser.add_argument('--threads', type=int, help='torch.set_num_threads (reported either way)')
+    parser.add_argument('--threads', type=int,
+                        help='torch.set_num_threads and ORT intra-op threads (reported either way)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
     parser.add_argument('--channels-last', action='store_true', help='channels_last memory format')
     parser.add_argument('--bf16', action='store_true', help='bfloat16 autocast')
-    parser.add_argument('--compile', action='store_true', help='torch.compile each model')
+    parser.add_argument('--compile', action='store_true', help='same as --runtime compile')
     parser.add_argument('--jit', action='store_true',
-                        help='TorchScript trace + freeze each model (backbones/classifiers)')
+                        help='same as --runtime jit: TorchScript trace + freeze (backbones and '
+                             'classifiers)')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    parser.add_argument('--ort-dynamic', action='store_true',
+                        help='time the dynamic-axes ONNX graph (as export_onnx.py writes by default) '
+                             'instead of one fixed-shape graph per batch size')
+    parser.add_argument('--ort-opt', choices=('disable', 'basic', 'extended', 'all'), default='all',
+                        help='ORT graph optimisation level (default all)')
+    parser.add_argument('--onnx-dir', help='keep the exported .onnx files here (default: a '
+                                           'temporary folder, removed at the end)')
+    parser.add_argument('--ort-profile', type=int, metavar='N', default=0,
+                        help='after timing, ORT profiler tables of each onnxruntime entry (first '
+                             'batch size): the N op types of the optimised graph that take longest')
+    parser.add_argument('--baseline', help='report ms/GMAC of every model relative to this one '
+                                           '(deploy form, same runtime and batch)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed calls first (default 10)')
     parser.add_argument('--repeats', type=int, default=30, help='timed calls at least (default 30)')
     parser.add_argument('--min-time', type=float, default=0.,
@@ -319,6 +315,22 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if min(args.batch) < 1 or args.repeats < 1 or args.block < 1:
         parser.error('--batch, --repeats and --block must be >= 1')
+    runtimes = list(args.runtime or [])
+    for flag in ('compile', 'jit'):
+        if getattr(args, flag) and flag not in runtimes:
+            runtimes.append(flag)
+    args.runtime = runtimes or ['eager']
+    if args.baseline and 'deploy' not in args.forms:
+        parser.error('--baseline compares deploy forms: add deploy to --forms')
+    if 'onnxruntime' in args.runtime:
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError as err:
+            parser.error(f'--runtime onnxruntime needs the optional extra: pip install -e .[onnx] '
+                         f'({err})')
+        if args.device != 'cpu':
+            parser.error('--runtime onnxruntime runs on the CPU: use --device cpu')
     return args
 
 
@@ -338,15 +350,27 @@ def main(argv=None) -> int:
         except RuntimeError:
             pass
     torch.manual_seed(0)
-    pairs = plan(args.models, args.forms, args.official_dir)
+    temp_dir = None
+    if 'onnxruntime' in args.runtime and not args.onnx_dir:
+        args.onnx_dir = temp_dir = tempfile.mkdtemp(prefix='recnext_bench_onnx_')
+    try:
+        return _run(args, device)
+    finally:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _run(args, device: torch.device) -> int:
+    triples = plan(args.models, args.forms, args.official_dir, args.runtime)
     entries = []
-    for spec, form in pairs:
+    for spec, form, runtime in triples:
         try:
-            entries.append(prepare(spec, form, args, device))
+            entries.append(prepare(spec, form, runtime, args, device))
         except Exception as err:  # noqa: BLE001
-            print(f'[error] {spec.name} ({form}): {type(err).__name__}: {err}', file=sys.stderr)
-            entries.append(Entry(spec, form, parse_shape(args.shape) or spec.default_shape, 0, None,
-                                 '', None, None, error=f'{type(err).__name__}: {err}'))
+            print(f'[error] {spec.name} ({form}, {runtime}): {type(err).__name__}: {err}',
+                  file=sys.stderr)
+            entries.append(Entry(spec, form, runtime, parse_shape(args.shape) or spec.default_shape,
+                                 0, None, '', None, None, error=f'{type(err).__name__}: {err}'))
     if args.interleave == 'all':
         groups = [entries]
     elif args.interleave == 'model':
@@ -360,20 +384,46 @@ def main(argv=None) -> int:
     results = []
     for batch in args.batch:
         for group in groups:
-            time_entries([e for e in group if e.module is not None], batch, args, device)
+            time_entries([e for e in group if e.run is not None], batch, args, device)
         results += [summarize(e, batch, args, device) for e in entries]
     ratios = ratio_rows(results)
+    runtime_ratios = runtime_ratio_rows(results, reference=args.runtime[0])
+    baselines = baseline_rows(results, args.baseline) if args.baseline else []
     env = environment(device)
+    if 'onnxruntime' in args.runtime:
+        import onnx
+        import onnxruntime
+        env.update(onnxruntime=onnxruntime.__version__, onnx=onnx.__version__,
+                   ort_settings=dict(intra_op_num_threads=args.threads, inter_op_num_threads=1,
+                                     execution_mode='sequential', graph_optimization=args.ort_opt,
+                                     allow_spinning=0, opset=args.opset,
+                                     graph='dynamic axes' if args.ort_dynamic else 'fixed shape'))
     print(f'torch {env["torch"]}, {env["cpu"]}, device {device}, threads {env["torch_threads"]}, '
           f'{"bf16 autocast" if args.bf16 else "fp32"}'
-          f'{", channels_last" if args.channels_last else ""}{", compiled" if args.compile else ""}'
-          f'{", TorchScript-frozen" if args.jit else ""}'
-          f', warmup {args.warmup}, repeats >= {args.repeats}, block {args.block}, '
+          f'{", channels_last" if args.channels_last else ""}, runtimes {" ".join(args.runtime)}'
+          + (f' (onnxruntime {env["onnxruntime"]}, opset {args.opset}, optimisation {args.ort_opt}, '
+             f'spinning off)' if 'onnxruntime' in args.runtime else '')
+          + f', warmup {args.warmup}, repeats >= {args.repeats}, block {args.block}, '
           f'interleave {args.interleave}\n')
-    print(markdown(results, ratios))
+    print(markdown(results, ratios, runtime_ratios, baselines))
+    profiles = {}
+    if args.ort_profile:
+        from recnext_mm.analysis.ort_runtime import profile_markdown, profile_ops
+        batch = args.batch[0]
+        for e in entries:
+            if e.runtime != 'onnxruntime' or e.error:
+                continue
+            path = e.run.paths[1 if e.run.dynamic else batch]
+            prof = profile_ops(path, (batch, 3, *e.shape), threads=args.threads,
+                               optimization=args.ort_opt, top=args.ort_profile)
+            profiles[e.label] = prof
+            print(f'\nORT profile of {e.label} (batch {batch}, {e.shape[0]}x{e.shape[1]}, '
+                  f'{args.threads} threads, optimisation {args.ort_opt}):\n')
+            print(profile_markdown(prof))
     if args.out_json:
         write_json(args.out_json, dict(settings=vars(args), environment=env, results=results,
-                                       ratios=ratios))
+                                       ratios=ratios, runtime_ratios=runtime_ratios,
+                                       baseline=baselines, ort_profiles=profiles))
     return 1 if any(r.get('error') for r in results) else 0
 
 

@@ -17,8 +17,8 @@ folded; our deploy form) and ``official`` (``--official-fuse``: the official ``f
 keeps the BatchNorm after each RecConv and downsampling conv; its counts equal the official ones).
 
 ``--all`` exits with status 1 when any count differs from ``measured_official_impl`` of the
-reference file (``--reference``, default $RECNEXT_REFERENCE or
-../shared/reference/recnext_reference.json beside the checkout).
+reference file (``--reference``, default $RECNEXT_REFERENCE or the copy shipped with the package,
+recnext_mm/reference/recnext_reference.json).
 """
 import argparse
 import os.path as osp

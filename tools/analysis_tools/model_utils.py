@@ -41,16 +41,14 @@ if REPO_ROOT not in sys.path:  # runnable without the editable install
     sys.path.insert(0, REPO_ROOT)
 
 import recnext_mm  # noqa: E402,F401  (registers RecNeXt and the timm recnext_* models)
-from recnext_mm.backbones.recnext import ARCH_SETTINGS, RecNeXt, get_arch  # noqa: E402
+from recnext_mm.backbones.recnext import ARCH_SETTINGS, RecNeXt, get_arch, official_model_args  # noqa: E402
 from recnext_mm.deploy import deploy_model  # noqa: E402
+from recnext_mm.reference import REFERENCE_JSON  # noqa: E402
 from recnext_mm.timm_models import RecNeXtClassifier  # noqa: E402
 
 FORMS = ('train', 'deploy', 'official')
-# The measured facts about the official release live beside the checkout (../shared/reference).
-DEFAULT_REFERENCE = os.environ.get(
-    'RECNEXT_REFERENCE',
-    osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..', 'shared',
-             'reference', 'recnext_reference.json'))
+# The measured facts about the official release ship with the package (recnext_mm/reference).
+DEFAULT_REFERENCE = os.environ.get('RECNEXT_REFERENCE', REFERENCE_JSON)
 # Default input sizes (H, W) per kind of model.
 DEFAULT_SHAPES = {'backbone': (224, 224), 'classifier': (224, 224), 'timm': (224, 224),
                   'official': (224, 224), 'detection': (800, 1280), 'segmentation': (512, 512),
@@ -188,20 +186,8 @@ def load_official_module(official_dir: str, family: str):
 
 def build_official(arch: str, official_dir: str, fuse: bool = True) -> nn.Module:
     """Builds the official implementation's 1000-class classifier of ``arch`` (random weights)."""
-    settings = get_arch(arch)
-    family = settings['family']
-    module = load_official_module(official_dir, family)
-    kwargs = dict(embed_dim=tuple(settings['embed_dims']), depth=tuple(settings['depths']))
-    if family in ('recconv', 'recattn'):
-        kwargs['mlp_ratio'] = settings['mlp_ratio']
-    else:
-        kwargs.update(mlp_ratios=tuple(settings['mlp_ratios']),
-                      split_rates=tuple(settings['split_rates']))
-        if family == 'lsnet':
-            kwargs['num_heads'] = tuple(settings['num_heads'])
-        else:
-            kwargs['share_stage'] = settings['share_stage']
-    model = module.RecNext(num_classes=1000, **kwargs).eval()
+    module = load_official_module(official_dir, get_arch(arch)['family'])
+    model = module.RecNext(num_classes=1000, **official_model_args(arch)).eval()
     if fuse:
         model.fuse()  # in place; returns None
     return model
@@ -236,7 +222,7 @@ def fold_conv_bn(model: nn.Module) -> Tuple[nn.Module, int]:
         tuple: ``(model, number of folded pairs)``; the model is a ``GraphModule`` when any folded.
     """
     import torch.fx as fx
-    from recnext_mm.backbones.layers import _biased_copy, fold_bn
+    from recnext_mm.backbones.layers import biased_conv, fold_bn
     from torch.nn.modules.batchnorm import _BatchNorm
 
     class _Tracer(fx.Tracer):
@@ -261,7 +247,7 @@ def fold_conv_bn(model: nn.Module) -> Tuple[nn.Module, int]:
         if not bn.track_running_stats or bn.running_mean is None:
             continue
         w, b = fold_bn(conv.weight, conv.bias, bn)
-        _set_submodule(gm, src.target, _biased_copy(conv, w, b))
+        _set_submodule(gm, src.target, biased_conv(conv, w, b))
         rest = nn.Sequential(*[m for m in (getattr(bn, 'drop', None), getattr(bn, 'act', None))
                                if m is not None and not isinstance(m, nn.Identity)])
         _set_submodule(gm, node.target, rest if len(rest) else nn.Identity())
