@@ -151,7 +151,7 @@ def verify_loads(config: str, state: Dict[str, torch.Tensor], deploy: bool = Fal
     from mmengine.config import Config
 
     import recnext_mm  # noqa: F401  (RecNeXt registered before the config is read)
-    from .runner_utils import build_model_from_cfg
+    from .builder import build_model_from_cfg
     cfg = Config.fromfile(config)
     if deploy:
         cfg.model.deploy = True

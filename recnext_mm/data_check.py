@@ -32,7 +32,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .runner_utils import Config, _datasets, import_task, task_of
+from mmengine.config import Config, ConfigDict
+
+from .builder import import_task, task_of
 
 __all__ = ['KINDS', 'MODES', 'Finding', 'DatasetSummary', 'DataReport', 'check_config_data',
            'check_image']
@@ -69,6 +71,17 @@ KINDS: Dict[str, str] = {
     'label_size_mismatch': 'label map size differs from its image',
     'label_out_of_range': 'label values outside the classes and the ignore index',
 }
+
+
+def leaf_datasets(cfg_node) -> List[ConfigDict]:
+    """The leaf dataset configs below a dataloader's dataset (unwrapping wrappers)."""
+    if cfg_node is None:
+        return []
+    if 'datasets' in cfg_node:
+        return [d for sub in cfg_node['datasets'] for d in leaf_datasets(sub)]
+    if 'dataset' in cfg_node:
+        return leaf_datasets(cfg_node['dataset'])
+    return [cfg_node]
 
 
 @dataclass
@@ -564,7 +577,7 @@ def check_config_data(cfg: Config, splits: Iterable[str] = ('train', 'val', 'tes
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        for ds_cfg in _datasets(loader.get('dataset')):
+        for ds_cfg in leaf_datasets(loader.get('dataset')):
             key = repr(ds_cfg)
             if key in checked:
                 report.datasets.append(DatasetSummary(split, f'same data as {checked[key]}'))

@@ -3,14 +3,14 @@
 The task of a config is read from its ``default_scope`` (``mmdet``, ``mmseg`` or ``mmpretrain``),
 which the downstream packages' ``default_runtime`` bases set.
 """
-import copy
 import os
 import os.path as osp
-from typing import List
 
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: F401  (re-exported for tools)
 
-TASKS = ('mmdet', 'mmseg', 'mmpretrain')
+from .builder import TASKS, build_model_from_cfg, import_task, task_of  # noqa: F401  (re-exported)
+from .data_check import leaf_datasets
+
 
 # What a user must put where, by dataset type, for the "missing data" error.
 EXPECTED_LAYOUT = {
@@ -28,55 +28,6 @@ EXPECTED_LAYOUT = {
 }
 
 
-def task_of(cfg: Config) -> str:
-    scope = cfg.get('default_scope')
-    if scope not in TASKS:
-        raise ValueError(f'Config has default_scope={scope!r}; expected one of {TASKS} (inherit '
-                         f'the downstream package\'s default_runtime base).')
-    return scope
-
-
-def import_task(task: str):
-    """Imports the downstream package so its registries and hooks exist."""
-    __import__(f'{task}.utils')
-    if task == 'mmdet':
-        from mmdet.utils import register_all_modules
-    elif task == 'mmseg':
-        from mmseg.utils import register_all_modules
-    else:
-        from mmpretrain.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-
-
-def build_model_from_cfg(cfg: Config):
-    """Builds ``cfg.model`` under the config's scope as the Runner does (a top-level
-    ``data_preprocessor`` merged in), without the backbone's pretrained init: nothing is
-    downloaded and the weights stay random, for checks, counts and tests.
-    """
-    from mmengine.registry import MODELS, DefaultScope
-    task = task_of(cfg)
-    import_task(task)
-    model_cfg = copy.deepcopy(cfg.model)
-    if model_cfg.get('backbone') is not None:
-        model_cfg.backbone.init_cfg = None
-    model_cfg.pop('pretrained', None)
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    with DefaultScope.overwrite_default_scope(task):
-        return MODELS.build(model_cfg)
-
-
-def _datasets(cfg_node) -> List[ConfigDict]:
-    """The leaf dataset configs below a dataloader's dataset (unwrapping wrappers)."""
-    if cfg_node is None:
-        return []
-    if 'datasets' in cfg_node:
-        return [d for sub in cfg_node['datasets'] for d in _datasets(sub)]
-    if 'dataset' in cfg_node:
-        return _datasets(cfg_node['dataset'])
-    return [cfg_node]
-
-
 def check_data(cfg: Config, splits=('train', 'val', 'test')) -> None:
     """Fails early, with the expected layout, when a dataloader's files are missing.
 
@@ -88,7 +39,7 @@ def check_data(cfg: Config, splits=('train', 'val', 'test')) -> None:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        for ds in _datasets(loader.get('dataset')):
+        for ds in leaf_datasets(loader.get('dataset')):
             root = ds.get('data_root', '') or ''
             paths = []
             if root:
@@ -344,3 +295,68 @@ def train_main(argv=None):
         runner.logger.error(str(err))
         raise SystemExit(f'error: {err}')
     return runner
+
+
+# ----------------------------------------------------------------------------- testing
+def test_parser():
+    """The argument parser of ``tools/test.py``."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        description='Evaluate a checkpoint: box/mask AP, mIoU or top-1/top-5, depending on the config.',
+        epilog='CHECKPOINT may be an mmengine checkpoint or a released file (official ImageNet .pth or '
+               'fused .pt, mmdet 2.x COCO, mmseg 0.x ADE20K), converted on the fly.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file or URL')
+    parser.add_argument('--out', help='pickle the raw predictions to this file (.pkl)')
+    parser.add_argument('--show-dir', help='draw predictions into this directory (in the work dir)')
+    parser.add_argument('--deploy', action='store_true',
+                        help='evaluate the fused deploy form of the RecNeXt backbone (faster)')
+    common_arguments(parser)
+    return parser
+
+
+def evaluate_main(argv=None):
+    """``tools/test.py``: loads a checkpoint strictly into a config's model and evaluates it.
+
+    Returns:
+        dict: the metrics.
+    """
+    import json
+    args = test_parser().parse_args(argv)
+    set_local_rank(args)
+    cfg = setup_cfg(args, args.config)
+    check_data(cfg, splits=('test',))
+    # The backbone's ImageNet init is irrelevant when a full checkpoint is loaded.
+    if cfg.model.get('backbone', {}).get('init_cfg'):
+        cfg.model.backbone.init_cfg = None
+    checkpoint = prepare_checkpoint(args.checkpoint, cfg, cfg.work_dir)
+    # The Runner's load_from is lenient (missing keys only warn); evaluation needs every weight.
+    cfg.load_from = None
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError('--out must end with .pkl or .pickle')
+        add_dump_metric(cfg, args.out)
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.load_checkpoint(checkpoint, map_location='cpu', strict=True)
+    except RuntimeError as err:
+        raise SystemExit(f'error: checkpoint {args.checkpoint} does not fit {args.config}:\n{err}')
+    if args.deploy:
+        from .deploy import deploy_model
+        deploy_model(runner.model)
+        runner.logger.info('Evaluating the deploy form (every RecNeXt part fused).')
+    from .engine.bad_images import BadImageError
+    try:
+        metrics = runner.test()
+    except BadImageError as err:  # evaluation never skips an image: name it and stop
+        runner.logger.error(str(err))
+        raise SystemExit(f'error: {err}')
+    if runner.rank == 0:
+        with open(os.path.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:
+            json.dump(metrics, f, indent=1, default=float)
+        print('Test metrics:', json.dumps(metrics, default=float))
+    return metrics

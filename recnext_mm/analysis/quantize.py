@@ -60,7 +60,7 @@ def build_config_classifier(config: str, checkpoint: Optional[str]) -> Tuple[nn.
     from mmengine.runner import load_checkpoint
 
     from ..deploy import deploy_model
-    from ..runner_utils import build_model_from_cfg, task_of
+    from ..builder import build_model_from_cfg, task_of
     from .onnx_export import to_nchw
     cfg = _load_cfg(config)
     if task_of(cfg) != 'mmpretrain':
@@ -111,7 +111,7 @@ def config_images(cfg, split: str = 'val', limit: Optional[int] = None
     """
     from mmengine.registry import DefaultScope
 
-    from ..runner_utils import build_model_from_cfg, import_task
+    from ..builder import build_model_from_cfg, import_task
     import_task('mmpretrain')
     from mmpretrain.registry import DATASETS
     loader = cfg.get(f'{split}_dataloader')
