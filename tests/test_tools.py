@@ -1,22 +1,16 @@
 """The measurement and deployment tools: FLOPs/params against the reference, the speed benchmark,
 the RecConv scaling study and the ONNX export, each on tiny settings."""
-import importlib
 import json
 import os.path as osp
-import sys
 from fractions import Fraction
 
 import pytest
 import torch
 
+from recnext_mm.analysis import benchmark, recconv_scaling
+from recnext_mm.analysis import flops as get_flops
+from recnext_mm.analysis import models as model_utils
 from utils import REPO, reference
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-
-get_flops = importlib.import_module('get_flops')
-benchmark = importlib.import_module('benchmark')
-recconv_scaling = importlib.import_module('recconv_scaling')
-model_utils = importlib.import_module('model_utils')
 
 ALL_ARCHS = list(model_utils.ARCH_SETTINGS)
 REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # the smallest of each family

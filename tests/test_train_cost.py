@@ -1,20 +1,14 @@
-"""tools/analysis_tools/train_cost.py (time and peak memory of a training step, with and without
-with_cp) and the ``package::`` config specs of model_utils, on tiny settings."""
-import importlib
+"""recnext_mm.analysis.train_cost, behind tools/analysis_tools/train_cost.py (time and peak memory
+of a training step, with and without with_cp), and the ``package::`` config specs of
+recnext_mm.analysis.models, on tiny settings."""
 import json
-import os.path as osp
-import sys
 
 import pytest
 import torch
 import torch.nn as nn
 
-from utils import REPO
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-
-train_cost = importlib.import_module('train_cost')
-model_utils = importlib.import_module('model_utils')
+from recnext_mm.analysis import models as model_utils
+from recnext_mm.analysis import train_cost
 
 R50_MASK_RCNN = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 

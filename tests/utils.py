@@ -1,11 +1,17 @@
-"""Helpers shared by the tests (and tools/dev/make_official_golden.py)."""
+"""Helpers shared by the tests (the golden-comparison ones come from recnext_mm.analysis.golden)."""
 import os.path as osp
 from collections import OrderedDict
 
 import torch
 
+from recnext_mm.analysis import golden as _golden
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-GOLDEN = osp.join(REPO, 'tests', 'data', 'official_outputs.pt')
+# The golden comparison's helpers, one copy shared with tools/dev/make_official_golden.py.
+GOLDEN = _golden.GOLDEN
+golden_input = _golden.golden_input
+sample_indices = _golden.sample_indices
+seeded_state_dict = _golden.seeded_state_dict
 
 
 def reference():
@@ -19,32 +25,6 @@ def reference_layout(arch, fused=False):
     TorchScript archive)."""
     from recnext_mm.reference import release_layout
     return release_layout(arch, fused)
-
-
-def seeded_state_dict(layout, seed=0):
-    """Deterministic, well-scaled random weights for a ``{key: shape}`` layout.
-
-    Conv/linear weights ~ N(0, 1/fan_in); BatchNorm statistics and affine parameters random but
-    sane (BN scales 0.2-0.4 keep residual branches from doubling the signal at every block), so deep networks neither vanish nor overflow and every fused/unfused path is exercised.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    state = OrderedDict()
-    for key, shape in layout.items():
-        shape = tuple(shape)
-        if key.endswith('num_batches_tracked'):
-            state[key] = torch.tensor(100)
-        elif key.endswith('running_var'):
-            state[key] = torch.rand(shape, generator=gen) + 0.5
-        elif key.endswith('running_mean'):
-            state[key] = torch.randn(shape, generator=gen) * 0.1
-        elif len(shape) <= 1 and key.endswith('.weight'):  # norm scale
-            state[key] = torch.rand(shape, generator=gen) * 0.2 + 0.2
-        elif len(shape) <= 1:  # biases
-            state[key] = torch.randn(shape, generator=gen) * 0.05
-        else:
-            fan_in = max(1, int(torch.tensor(shape[1:]).prod()))
-            state[key] = torch.randn(shape, generator=gen) / fan_in**0.5
-    return state
 
 
 def randomize_norms(model, seed=0):
@@ -64,16 +44,6 @@ def randomize_norms(model, seed=0):
 def rel_diff(a, b):
     """Largest absolute difference relative to the largest magnitude of ``b``."""
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
-
-
-def golden_input(seed=0):
-    """The input of the golden comparison: odd, non-square size to exercise exact-size upsampling."""
-    return torch.randn(1, 3, 67, 93, generator=torch.Generator().manual_seed(seed))
-
-
-def sample_indices(tensor, count=512, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randint(0, tensor.numel(), (count,), generator=gen)
 
 
 def model_layout(arch):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Inference speed of RecNeXt models and their peers, measured in one process, side by side.
 
     # README figures: M3 and A3 beside RepViT-M1.1 and ResNet-50, every form, batch 1, 2 threads
@@ -60,12 +59,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import (FORMS, ModelSpec, RecNeXt, base_environment, build,  # noqa: E402
-                         count_macs, count_params, load_config, parse_shape, parse_spec,
-                         write_json)
-from recnext_mm.analysis.report import (RESULT_FIELDS, RUNTIMES, baseline_rows,  # noqa: E402,F401
-                                        markdown, ratio_rows, runtime_ratio_rows, timing_stats)
+from .models import (FORMS, ModelSpec, RecNeXt, base_environment, build, count_macs,
+                     count_params, load_config, parse_shape, parse_spec, write_json)
+from .report import (RESULT_FIELDS, RUNTIMES, baseline_rows, markdown, ratio_rows,  # noqa: F401
+                     runtime_ratio_rows, timing_stats)
 
 
 @dataclass
@@ -164,7 +161,7 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
             print(f'[warn] MACs of {spec.name} ({form}) not counted: {err}', file=sys.stderr)
     notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
     if runtime == 'onnxruntime':
-        from recnext_mm.analysis.ort_runtime import OrtBatchRunner
+        from .ort_runtime import OrtBatchRunner
         run = OrtBatchRunner(built.module, shape, args.batch, args.onnx_dir,
                              spec.name.replace('/', '_').replace(':', '_'), threads=args.threads,
                              opset=args.opset, dynamic=args.ort_dynamic,
@@ -408,7 +405,7 @@ def _run(args, device: torch.device) -> int:
     print(markdown(results, ratios, runtime_ratios, baselines))
     profiles = {}
     if args.ort_profile:
-        from recnext_mm.analysis.ort_runtime import profile_markdown, profile_ops
+        from .ort_runtime import profile_markdown, profile_ops
         batch = args.batch[0]
         for e in entries:
             if e.runtime != 'onnxruntime' or e.error:
@@ -426,6 +423,3 @@ def _run(args, device: torch.device) -> int:
                                        baseline=baselines, ort_profiles=profiles))
     return 1 if any(r.get('error') for r in results) else 0
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Parameters and fvcore MACs of RecNeXt models, classifiers, detectors and segmentors.
 
     # one or more models (arch name = backbone, recnext_<arch> = classifier, timm name, config)
@@ -27,9 +26,8 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import (ARCH_SETTINGS, FORMS, build, build_official, count_macs,  # noqa: E402
-                         count_params, load_reference, parse_shape, parse_spec)
+from .models import (ARCH_SETTINGS, FORMS, build, build_official, count_macs, count_params,
+                     load_reference, parse_shape, parse_spec)
 
 
 def measure(name: str, form: str = 'train', shape=None, official_dir: Optional[str] = None,
@@ -242,6 +240,3 @@ def main(argv=None) -> int:
             status = 1
     return status
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -74,6 +74,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from .ort_runtime import cpu_name
+
 __all__ = ['STEPS', 'Settings', 'dry_run_settings', 'find_max_batch', 'is_oom', 'strict_fp32',
            'randomize_batchnorm', 'sync_norm_options', 'read_json_log', 'check_train_log',
            'run_check', 'markdown', 'main']
@@ -807,7 +809,7 @@ def environment(device: torch.device) -> Dict:
     """Date, versions, CPU and GPU the figures depend on."""
     env = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                python=platform.python_version(), torch=torch.__version__,
-               platform=platform.platform(), cpu=_cpu_model(), device=str(device))
+               platform=platform.platform(), cpu=cpu_name(), device=str(device))
     try:
         import timm
         env['timm'] = timm.__version__
@@ -818,15 +820,6 @@ def environment(device: torch.device) -> Dict:
         env.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
                    cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     return env
-
-
-def _cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            return next((line.split(':', 1)[1].strip() for line in f if 'model name' in line),
-                        platform.processor())
-    except OSError:
-        return platform.processor()
 
 
 def _fmt(value, spec='.1f') -> str:

@@ -28,7 +28,6 @@ import json
 import os
 import os.path as osp
 import platform
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -36,15 +35,13 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:  # runnable without the editable install
-    sys.path.insert(0, REPO_ROOT)
+import recnext_mm  # noqa: F401  (registers RecNeXt and the timm recnext_* models)
+from recnext_mm.backbones.recnext import ARCH_SETTINGS, RecNeXt, get_arch, official_model_args
+from recnext_mm.deploy import deploy_model
+from recnext_mm.reference import REFERENCE_JSON
+from recnext_mm.timm_models import RecNeXtClassifier
 
-import recnext_mm  # noqa: E402,F401  (registers RecNeXt and the timm recnext_* models)
-from recnext_mm.backbones.recnext import ARCH_SETTINGS, RecNeXt, get_arch, official_model_args  # noqa: E402
-from recnext_mm.deploy import deploy_model  # noqa: E402
-from recnext_mm.reference import REFERENCE_JSON  # noqa: E402
-from recnext_mm.timm_models import RecNeXtClassifier  # noqa: E402
+from .ort_runtime import cpu_name
 
 FORMS = ('train', 'deploy', 'official')
 # The measured facts about the official release ship with the package (recnext_mm/reference).
@@ -160,7 +157,7 @@ def build_config_model(path: str) -> nn.Module:
     ``init_cfg`` of the backbone (the ImageNet checkpoint URL) is dropped so nothing is downloaded;
     weights stay random, which is all that FLOPs and timings need.
     """
-    from recnext_mm.runner_utils import build_model_from_cfg
+    from ..builder import build_model_from_cfg
     cfg = load_config(path)
     cfg.model.pop('init_cfg', None)
     return build_model_from_cfg(cfg)
@@ -441,20 +438,10 @@ def load_reference(path: Optional[str] = None) -> dict:
         return json.load(f)
 
 
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), or ``platform.processor()`` where that is missing."""
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            return next((line.split(':', 1)[1].strip() for line in f if 'model name' in line),
-                        platform.processor())
-    except OSError:
-        return platform.processor()
-
-
 def base_environment() -> Dict:
     """What every measurement depends on: versions, CPU, OpenMP setting, load."""
     env = dict(python=platform.python_version(), torch=torch.__version__,
-               platform=platform.platform(), cpu=cpu_model(), cpu_count=os.cpu_count(),
+               platform=platform.platform(), cpu=cpu_name(), cpu_count=os.cpu_count(),
                omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
     try:
         import timm

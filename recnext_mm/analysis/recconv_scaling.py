@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """RecConv scaling study: recursion levels against a depthwise convolution of the same receptive
 field, and a check of the model card's claims.
 
@@ -26,7 +25,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import sys
 import time
 from fractions import Fraction
 from typing import Dict, List
@@ -34,9 +32,8 @@ from typing import Dict, List
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import count_macs, parse_shape  # noqa: E402
-from recnext_mm.backbones.layers import RecConv2d  # noqa: E402
+from ..backbones.layers import RecConv2d
+from .models import count_macs, parse_shape
 
 FLOPS_BOUND = Fraction(5, 3)
 
@@ -240,6 +237,3 @@ def main(argv=None) -> int:
     holds = all(r['params_claim_holds'] is not False and r['flops_claim_holds'] for r in rows)
     return 0 if holds else 1
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Training cost of RecNeXt models and their peers on the CPU: forward+backward time and peak
 memory of one training step, with and without gradient checkpointing (``with_cp``).
 
@@ -28,10 +27,10 @@ RepViT); models without it are skipped for ``--with-cp both`` (the reason is pri
 for ``--with-cp on``. ``cp_calls`` counts the ``torch.utils.checkpoint.checkpoint`` calls of one
 forward, to show that checkpointing really ran.
 
-Method: each (model, with_cp) configuration runs in fresh subprocesses (this script with the
-hidden ``--worker`` flag, printing one JSON line), so the allocator state of one configuration does
-not pollute another; each builds the model and the batch and runs ``--warmup`` steps (at least one)
-first.
+Method: each (model, with_cp) configuration runs in fresh subprocesses (this module,
+``python -m recnext_mm.analysis.train_cost``, with the hidden ``--worker`` flag, printing one
+JSON line), so the allocator state of one configuration does not pollute another; each builds the
+model and the batch and runs ``--warmup`` steps (at least one) first.
 
 - Memory (one subprocess, with ``MALLOC_MMAP_THRESHOLD_=131072`` and
   ``MALLOC_TRIM_THRESHOLD_=131072`` in its environment, so glibc serves large tensors with mmap and
@@ -57,7 +56,6 @@ import datetime
 import gc
 import json
 import os
-import os.path as osp
 import statistics
 import subprocess
 import sys
@@ -68,12 +66,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from model_utils import (ModelSpec, base_environment, count_params, parse_shape,  # noqa: E402
-                         parse_spec, write_json)
-
-from recnext_mm.backbones.recnext import RecNeXt  # noqa: E402
-from recnext_mm.timm_models import RecNeXtClassifier  # noqa: E402
+from ..backbones.recnext import RecNeXt
+from ..timm_models import RecNeXtClassifier
+from .models import ModelSpec, base_environment, count_params, parse_shape, parse_spec, write_json
 
 RESULT_FIELDS = ('model', 'kind', 'with_cp', 'batch', 'shape', 'threads', 'step_ms_median',
                  'step_ms_iqr', 'step_ms_min', 'step_ms_max', 'img_per_s', 'peak_step_mib',
@@ -360,8 +355,8 @@ MEMORY_FIELDS = ('peak_step_mib', 'rss_before_mib', 'peak_rss_mib', 'memory_note
 def spawn(name: str, with_cp: bool, phase: str, args) -> Dict:
     """Runs one phase ('memory' or 'time') of one configuration in a fresh subprocess and returns
     its row (with ``error`` on failure)."""
-    cmd = [sys.executable, osp.abspath(__file__), '--worker', phase, '--models', name,
-           '--with-cp', 'on' if with_cp else 'off', '--batch', str(args.batch),
+    cmd = [sys.executable, '-m', 'recnext_mm.analysis.train_cost', '--worker', phase,
+           '--models', name, '--with-cp', 'on' if with_cp else 'off', '--batch', str(args.batch),
            '--shape', *map(str, args.shape), '--warmup', str(args.warmup),
            '--repeats', str(args.repeats)]
     if args.threads:
@@ -541,5 +536,5 @@ def main(argv=None) -> int:
     return 1 if any(r.get('error') for r in results) else 0
 
 
-if __name__ == '__main__':
+if __name__ == '__main__':  # the --worker subprocesses of spawn()
     sys.exit(main())

@@ -2,8 +2,8 @@
 """Records the official implementation's outputs for the equality test (tests/test_backbone.py).
 
 For each of the 18 architectures: deterministic random weights in the release layout
-(tests/utils.py: seeded_state_dict), loaded strictly into the official network; its logits and 512
-sampled values of each stage output on a fixed odd-sized input are saved to
+(recnext_mm.analysis.golden: seeded_state_dict), loaded strictly into the official network; its
+logits and 512 sampled values of each stage output on a fixed odd-sized input are saved to
 tests/data/official_outputs.pt. The official code is not part of this repository: point
 --official-dir at a checkout of github.com/suous/RecNeXt's model files, with a `load_official.py`
 whose `load(path)` imports a model file without registering into timm.
@@ -16,10 +16,8 @@ import sys
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
-sys.path.insert(0, osp.join(REPO, 'tests'))
-from utils import GOLDEN, golden_input, reference_layout, sample_indices, seeded_state_dict  # noqa
+from recnext_mm.analysis.golden import GOLDEN, golden_input, sample_indices, seeded_state_dict
+from recnext_mm.reference import release_layout
 
 FILES = {'recconv': 'recnext_m.py', 'recattn': 'recnext_a.py', 'lsnet': 'recnext_ls.py',
          'lsnet_share_channel': 'recnext_ls_share.py'}
@@ -45,7 +43,7 @@ def main():
     golden = {'input_shape': torch.tensor(x.shape)}
     for arch, settings in ARCH_SETTINGS.items():
         net = official_net(modules, settings).eval()
-        net.load_state_dict(seeded_state_dict(reference_layout(arch)), strict=True)
+        net.load_state_dict(seeded_state_dict(release_layout(arch, False)), strict=True)
         with torch.no_grad():
             golden[f'{arch}/logits'] = net(x)[0].clone()
             y = net.stem(x)

@@ -1,0 +1,17 @@
+#!/usr/bin/env python
+"""Inference speed of RecNeXt models and their peers, measured in one process, side by side.
+
+    python tools/analysis_tools/benchmark.py \\
+        --models recnext_m3 recnext_a3 repvit_m1_1 resnet50 --forms train deploy official \\
+        --threads 2 --batch 1 --repeats 30 --out-json bench.json
+    python tools/analysis_tools/benchmark.py --models recnext_m3 repvit_m1_1 \\
+        --forms deploy --runtime eager onnxruntime --baseline repvit_m1_1 --threads 2 --batch 1
+
+Options and method: ``--help``. The logic lives in :mod:`recnext_mm.analysis.benchmark`.
+"""
+import sys
+
+from recnext_mm.analysis.benchmark import main
+
+if __name__ == '__main__':
+    sys.exit(main())
