@@ -12,7 +12,8 @@ import torch
 
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
 from recnext_mm.timm_models import release_url
-from utils import REPO, build_cfg_model, load_toy_module, model_layout, seeded_state_dict
+from utils import (REPO, build_cfg_model, load_toy_module, model_layout, seeded_state_dict,
+                   seg_batch)
 
 DET = osp.join(REPO, 'configs', 'detection')
 SEG = osp.join(REPO, 'configs', 'segmentation')
@@ -71,23 +72,6 @@ def _det_batch(num_classes, with_mask, size=128):
     sample.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
                              scale_factor=(1., 1.), pad_shape=(size, size)))
     return dict(inputs=[image], data_samples=[sample])
-
-
-def _seg_batch(num_classes, batch=2, size=64):
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    gen = torch.Generator().manual_seed(0)
-    inputs = torch.randn(batch, 3, size, size, generator=gen)
-    samples = []
-    for _ in range(batch):
-        sample = SegDataSample()
-        label = torch.randint(0, num_classes, (1, size, size), generator=gen)
-        label[:, :4] = 255  # some ignored pixels
-        sample.gt_sem_seg = PixelData(data=label)
-        sample.set_metainfo(dict(img_shape=(size, size), pad_shape=(size, size),
-                                 ori_shape=(size, size)))
-        samples.append(sample)
-    return inputs, samples
 
 
 def _num_classes(cfg):
@@ -264,7 +248,7 @@ def test_config_builds_computes_finite_losses_and_predicts(path):
     model.init_weights()  # as the Runner does: the heads' own init (e.g. focal-loss priors)
     model.train()
     if family == 'upernet':
-        inputs, samples = _seg_batch(num_classes)
+        inputs, samples = seg_batch(num_classes)
     else:
         data = model.data_preprocessor(_det_batch(num_classes, family == 'cascade'),
                                        training=True)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
-from utils import REPO, build_cfg_model, load_toy_module, tree_digest
+from utils import REPO, build_cfg_model, load_toy_module, seg_batch, tree_digest
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'segmentation')
 ADE_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'fpn_recnext_*_ade20k.py')))
@@ -31,23 +31,6 @@ def _config(path, data_root=None):
         for split in ('train', 'val', 'test'):
             cfg[f'{split}_dataloader'].dataset.data_root = data_root
     return cfg
-
-
-def _seg_inputs(num_classes, batch=2, size=64):
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    gen = torch.Generator().manual_seed(0)
-    inputs = torch.randn(batch, 3, size, size, generator=gen)
-    samples = []
-    for _ in range(batch):
-        sample = SegDataSample()
-        label = torch.randint(0, num_classes, (1, size, size), generator=gen)
-        label[:, :4] = 255  # some ignored pixels
-        sample.gt_sem_seg = PixelData(data=label)
-        sample.set_metainfo(dict(img_shape=(size, size), pad_shape=(size, size),
-                                 ori_shape=(size, size)))
-        samples.append(sample)
-    return inputs, samples
 
 
 def _make_toy(root, num_train=6, num_val=3, seed=0):
@@ -101,7 +84,7 @@ def test_config_builds_and_computes_finite_losses(path):
     cfg = _config(path)
     num_classes = cfg.model.decode_head.num_classes
     model = build_cfg_model(cfg).train()
-    inputs, samples = _seg_inputs(num_classes)
+    inputs, samples = seg_batch(num_classes)
     losses = model.loss(inputs, samples)
     assert 'decode.loss_ce' in losses
     total = sum(v for k, v in losses.items() if 'loss' in k)

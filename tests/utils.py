@@ -77,3 +77,21 @@ def build_cfg_model(cfg):
 
     from recnext_mm.runner_utils import build_model_from_cfg
     return revert_sync_batchnorm(build_model_from_cfg(cfg))
+
+
+def seg_batch(num_classes, batch=2, size=64):
+    """A random mmseg batch: ``(inputs, data_samples)`` with label maps (some pixels ignored)."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(batch, 3, size, size, generator=gen)
+    samples = []
+    for _ in range(batch):
+        sample = SegDataSample()
+        label = torch.randint(0, num_classes, (1, size, size), generator=gen)
+        label[:, :4] = 255  # some ignored pixels
+        sample.gt_sem_seg = PixelData(data=label)
+        sample.set_metainfo(dict(img_shape=(size, size), pad_shape=(size, size),
+                                 ori_shape=(size, size)))
+        samples.append(sample)
+    return inputs, samples
