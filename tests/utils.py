@@ -12,6 +12,7 @@ GOLDEN = _golden.GOLDEN
 golden_input = _golden.golden_input
 sample_indices = _golden.sample_indices
 seeded_state_dict = _golden.seeded_state_dict
+randomize_norms = _golden.randomize_norms
 
 
 def reference():
@@ -25,20 +26,6 @@ def reference_layout(arch, fused=False):
     TorchScript archive)."""
     from recnext_mm.reference import release_layout
     return release_layout(arch, fused)
-
-
-def randomize_norms(model, seed=0):
-    """Non-trivial BatchNorm statistics and affine parameters, so that folding is really tested."""
-    from torch.nn.modules.batchnorm import _BatchNorm
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(m.num_features, generator=gen) * 0.2 + 0.2)
-                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.05)
-    return model
 
 
 def rel_diff(a, b):

@@ -1,4 +1,4 @@
-"""The golden comparison with the official implementation: its fixed input, the sampled output
+"""Helpers for comparisons of model forms and with the official implementation: its fixed input, the sampled output
 positions and the deterministic weights, shared by ``tools/dev/make_official_golden.py`` (which
 records the official outputs) and the equality test (tests/test_backbone.py, through
 tests/utils.py)."""
@@ -46,3 +46,21 @@ def golden_input(seed=0):
 def sample_indices(tensor, count=512, seed=0):
     gen = torch.Generator().manual_seed(seed)
     return torch.randint(0, tensor.numel(), (count,), generator=gen)
+
+
+def randomize_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Random running statistics and affine parameters for every BatchNorm, so that folding them
+    really changes the weights (fresh ones are the identity). Scales 0.2-0.4 keep residual
+    branches from growing the signal block after block, as :func:`seeded_state_dict` does."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm) and m.running_mean is not None:
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                if m.affine:
+                    m.weight.copy_(torch.rand(n, generator=gen) * 0.2 + 0.2)
+                    m.bias.copy_(torch.randn(n, generator=gen) * 0.05)
+    return model

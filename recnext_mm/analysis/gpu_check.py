@@ -74,10 +74,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from .golden import randomize_norms
 from .ort_runtime import cpu_name
 
 __all__ = ['STEPS', 'Settings', 'dry_run_settings', 'find_max_batch', 'is_oom', 'strict_fp32',
-           'randomize_batchnorm', 'sync_norm_options', 'read_json_log', 'check_train_log',
+           'sync_norm_options', 'read_json_log', 'check_train_log',
            'run_check', 'markdown', 'main']
 
 STEPS = ('benchmark', 'equality', 'train', 'dist')
@@ -490,23 +491,6 @@ def strict_fp32():
 
 
 @torch.no_grad()
-def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random running statistics and affine parameters for every BatchNorm, so that folding them
-    changes the weights (fresh ones are the identity). Scales 0.2-0.4 keep residual branches from
-    growing the signal block after block (as ``tests/utils.seeded_state_dict`` does)."""
-    from torch.nn.modules.batchnorm import _BatchNorm
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm) and m.running_mean is not None:
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            if m.affine:
-                m.weight.copy_(torch.rand(n, generator=gen) * 0.2 + 0.2)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.05)
-    return model
-
-
 def compare_forms(arch: str, batch: int, size: int, device: torch.device, seed: int = 0) -> Dict:
     """Max absolute logit differences between the train, official-equivalent and deploy forms of
     timm ``recnext_<arch>`` (randomised BatchNorms), fp32 on ``device``."""
@@ -514,7 +498,7 @@ def compare_forms(arch: str, batch: int, size: int, device: torch.device, seed: 
 
     import recnext_mm
     torch.manual_seed(seed)
-    model = randomize_batchnorm(timm.create_model(f'recnext_{arch}', pretrained=False), seed).eval()
+    model = randomize_norms(timm.create_model(f'recnext_{arch}', pretrained=False), seed).eval()
     forms = dict(train=model,
                  official=recnext_mm.switch_to_deploy(copy.deepcopy(model), official_graph=True),
                  deploy=copy.deepcopy(model).fuse())

@@ -23,6 +23,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from .golden import randomize_norms
+
 __all__ = ['TARGETS', 'MIN_OPSET', 'DEFAULT_OPSET', 'require_onnx', 'randomize_norms',
            'build_deploy_model', 'to_nchw', 'io_names', 'export', 'runtime_shapes', 'lean_resizes',
            'graph_summary',
@@ -44,20 +46,6 @@ def require_onnx():
 
 
 @torch.no_grad()
-def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random BatchNorm statistics and affine parameters, so fused weights differ from unfused."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-            if m.affine:
-                m.weight.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
-    return model
-
-
 def to_nchw(model: nn.Module) -> nn.Module:
     """Switches every RecNeXt backbone / classifier inside ``model`` to NCHW memory, in place.
 
