@@ -161,7 +161,6 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
             print(f'[warn] MACs of {spec.name} ({form}) not counted: {err}', file=sys.stderr)
     notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
     if runtime == 'onnxruntime':
-        from .ort_runtime import OrtBatchRunner
         run = OrtBatchRunner(built.module, shape, args.batch, args.onnx_dir,
                              spec.name.replace('/', '_').replace(':', '_'), threads=args.threads,
                              opset=args.opset, dynamic=args.ort_dynamic,
@@ -423,3 +422,44 @@ def _run(args, device: torch.device) -> int:
                                        baseline=baselines, ort_profiles=profiles))
     return 1 if any(r.get('error') for r in results) else 0
 
+
+class OrtBatchRunner:
+    """One exported graph per batch size, called like a module with a torch batch (benchmark).
+
+    Fixed-shape graphs (``dynamic=False``) are exported once per batch size, each with constant
+    Resize inputs (:func:`~recnext_mm.analysis.onnx_export.lean_resizes`); a dynamic graph is
+    exported once for all.
+
+    Args:
+        module (nn.Module): The model in its deploy form (eval mode).
+        shape (tuple): (H, W) of the input.
+        batches (Sequence[int]): Batch sizes it will be called with.
+        out_dir (str): Folder for the .onnx files.
+        name (str): File name stem.
+        threads (int, optional): intra-op threads of the sessions.
+        opset (int): ONNX opset.
+        dynamic (bool): Export with dynamic batch, height and width (one graph).
+        optimization (str): ORT graph optimisation level.
+    """
+
+    def __init__(self, module, shape, batches, out_dir: str, name: str,
+                 threads: Optional[int] = None, opset: int = 17, dynamic: bool = False,
+                 optimization: str = 'all'):
+        from .onnx_export import export
+        from .ort_runtime import OrtRunner, make_session
+        self.paths: Dict[int, str] = {}
+        self.runners: Dict[int, OrtRunner] = {}
+        for batch in ([1] if dynamic else sorted(set(batches))):
+            tag = 'dynamic' if dynamic else f'{shape[0]}x{shape[1]}_b{batch}'
+            path = osp.join(out_dir, f'{name}_{tag}.onnx')
+            export(module, path, tuple(shape), opset, dynamic=dynamic, batch=batch)
+            self.paths[batch] = path
+            self.runners[batch] = OrtRunner(make_session(path, threads, optimization))
+        self.dynamic = dynamic
+
+    def __call__(self, x):
+        runner = self.runners[1] if self.dynamic else self.runners.get(int(x.shape[0]))
+        if runner is None:
+            raise ValueError(f'No ONNX graph exported for batch {x.shape[0]} '
+                             f'(exported: {sorted(self.runners)})')
+        return runner(x)

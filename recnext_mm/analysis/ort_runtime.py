@@ -12,7 +12,7 @@ import os.path as osp
 import tempfile
 from typing import Dict, List, Optional
 
-__all__ = ['OPT_LEVELS', 'cpu_name', 'session_options', 'make_session', 'OrtRunner', 'OrtBatchRunner',
+__all__ = ['OPT_LEVELS', 'cpu_name', 'session_options', 'make_session', 'OrtRunner',
            'profile_ops', 'profile_markdown']
 
 OPT_LEVELS = ('disable', 'basic', 'extended', 'all')
@@ -175,42 +175,3 @@ def profile_markdown(profile: Dict) -> str:
     return '\n'.join(lines)
 
 
-class OrtBatchRunner:
-    """One exported graph per batch size, called like a module with a torch batch (benchmark).
-
-    Fixed-shape graphs (``dynamic=False``) are exported once per batch size, each with constant
-    Resize inputs (:func:`~recnext_mm.analysis.onnx_export.lean_resizes`); a dynamic graph is
-    exported once for all.
-
-    Args:
-        module (nn.Module): The model in its deploy form (eval mode).
-        shape (tuple): (H, W) of the input.
-        batches (Sequence[int]): Batch sizes it will be called with.
-        out_dir (str): Folder for the .onnx files.
-        name (str): File name stem.
-        threads (int, optional): intra-op threads of the sessions.
-        opset (int): ONNX opset.
-        dynamic (bool): Export with dynamic batch, height and width (one graph).
-        optimization (str): ORT graph optimisation level.
-    """
-
-    def __init__(self, module, shape, batches, out_dir: str, name: str,
-                 threads: Optional[int] = None, opset: int = 17, dynamic: bool = False,
-                 optimization: str = 'all'):
-        from .onnx_export import export
-        self.paths: Dict[int, str] = {}
-        self.runners: Dict[int, OrtRunner] = {}
-        for batch in ([1] if dynamic else sorted(set(batches))):
-            tag = 'dynamic' if dynamic else f'{shape[0]}x{shape[1]}_b{batch}'
-            path = osp.join(out_dir, f'{name}_{tag}.onnx')
-            export(module, path, tuple(shape), opset, dynamic=dynamic, batch=batch)
-            self.paths[batch] = path
-            self.runners[batch] = OrtRunner(make_session(path, threads, optimization))
-        self.dynamic = dynamic
-
-    def __call__(self, x):
-        runner = self.runners[1] if self.dynamic else self.runners.get(int(x.shape[0]))
-        if runner is None:
-            raise ValueError(f'No ONNX graph exported for batch {x.shape[0]} '
-                             f'(exported: {sorted(self.runners)})')
-        return runner(x)
