@@ -218,7 +218,7 @@ def test_toy_generator_cli_imports_no_mm_package(tmp_path):
             f'"--num-train", "2", "--num-val", "1"]; '
             f'runpy.run_path({script!r}, run_name="__main__"); '
             'heavy = [m for m in sys.modules if m.split(".")[0] in '
-            '("torch", "mmengine", "mmcv", "mmdet", "recnext_mm")]; assert not heavy, heavy')
+            '("mmdet", "mmseg", "mmpretrain")]; assert not heavy, heavy')
     out = subprocess.run([PYTHON, '-c', code, str(tmp_path / 'toy')], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -314,7 +314,8 @@ def test_convert_tool_refuses_a_checkpoint_of_another_arch(tmp_path):
     message = str(err.value)
     # m4 is m3 with more blocks per stage: the m3 weights lack the extra blocks.
     assert message.startswith('error:') and 'do not fit' in message
-    assert 'mask_rcnn_recnext_m4_coco.py' in message and "missing ['backbone.stages" in message
+    assert 'mask_rcnn_recnext_m4_coco.py' in message
+    assert re.search(r"missing keys: [1-9]\d*, e\.g\. \['backbone\.stages", message)
     assert not dst.exists()
 
 
