@@ -5,6 +5,7 @@ pretrained tags and Hugging Face hub ids::
 
     import recnext_mm, timm
     model = timm.create_model('recnext_m3.dist_300e_in1k', pretrained=True)   # the hub weights
+    model = timm.create_model('recnext_m3', pretrained=True, distillation=True)  # the same weights
     model = timm.create_model('recnext_m3', pretrained=True,                  # a local file
                               pretrained_cfg_overlay=dict(file='recnext_m3_distill_300e.pth'))
 
@@ -13,6 +14,12 @@ file or an official fused TorchScript archive (``*_fused.pt``, loaded into the d
 :meth:`RecNeXtClassifier.load_pretrained`. The network is assembled by
 :func:`recnext_mm.backbones.recnext.build_trunk`, the same code the mmengine backbone uses; the
 state dict is the official release layout.
+
+Weights and heads, as the official factories choose them: a name without a tag takes the weights
+from ``distillation`` (``False``, the default: ``base_300e_in1k``; ``True``: ``dist_300e_in1k``).
+A tag (``recnext_m3.base_300e_in1k``) selects the weights itself; ``distillation`` then only decides
+what training returns (both heads or their average; every classifier has both heads, so base
+weights can be fine-tuned with distillation) and defaults to the tag's kind.
 """
 from typing import List, Optional, Union
 
@@ -185,18 +192,32 @@ default_cfgs = generate_default_cfgs({
     f'recnext_{arch}.{tag}': _cfg(arch, tag) for arch in ARCH_SETTINGS for tag in TAGS})
 
 
-def _tag_of(pretrained_cfg) -> str:
-    """The pretrained tag timm hands a factory: a tag string, a cfg with one, or None (default)."""
+def _tag_of(pretrained_cfg) -> Optional[str]:
+    """The pretrained tag timm hands a factory: a tag string, a cfg with one, or None (no tag)."""
     if isinstance(pretrained_cfg, str):
         return pretrained_cfg
     tag = getattr(pretrained_cfg, 'tag', None) or (
         pretrained_cfg.get('tag') if isinstance(pretrained_cfg, dict) else None)
-    return tag if isinstance(tag, str) else TAGS[0]
+    return tag if isinstance(tag, str) else None
 
 
 def _create(arch: str, pretrained=False, pretrained_cfg=None, **kwargs) -> RecNeXtClassifier:
-    # The tag selects the weights and, unless the caller sets it, the distillation head.
-    kwargs.setdefault('distillation', _tag_of(pretrained_cfg).startswith('dist'))
+    distillation = kwargs.get('distillation')
+    if distillation is not None and not isinstance(distillation, bool):
+        raise TypeError(f'distillation must be True or False, got {distillation!r}: True selects the '
+                        f"distilled weights ('{TAGS[1]}') and returns both heads in training.")
+    if pretrained_cfg is None:
+        # No tag: distillation picks the release, as the official factories do.
+        kwargs['distillation'] = bool(distillation)
+        pretrained_cfg = TAGS[1] if distillation else TAGS[0]
+    else:
+        # A tag (or a full cfg) picks the weights; distillation defaults to the tag's kind.
+        kwargs.setdefault('distillation', (_tag_of(pretrained_cfg) or '').startswith('dist'))
+    if isinstance(pretrained_cfg, dict) and pretrained_cfg.get('source') in ('local-dir', 'hf-hub') \
+            and pretrained_cfg.get('num_classes'):
+        # A hub folder's classes: its config.json keeps them out of model_args, where
+        # transformers' TimmWrapper would pass them twice (recnext_mm.publish).
+        kwargs.setdefault('num_classes', pretrained_cfg['num_classes'])
     overlay = kwargs.get('pretrained_cfg_overlay')
     if overlay and (overlay.get('file') or overlay.get('url')):
         # timm resets custom_load for a source given here: keep our loader for every local format.

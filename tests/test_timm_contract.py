@@ -49,6 +49,49 @@ def test_default_tag_is_base_as_in_the_official_code():
                                                    'recnext_m3.dist_300e_in1k']
 
 
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+@pytest.mark.parametrize('distillation', [True, False])
+def test_untagged_name_takes_the_weights_from_distillation(arch, distillation):
+    # The model card's call: timm.create_model('recnext_m3', pretrained=True, distillation=True).
+    model = timm.create_model(f'recnext_{arch}', pretrained=False, distillation=distillation)
+    cfg, tag = model.pretrained_cfg, TAGS[1] if distillation else TAGS[0]
+    assert cfg['tag'] == tag and cfg['hf_hub_id'] == f'suous/recnext_{arch}.{tag}'
+    assert cfg['url'] == release_url(arch, distillation)
+    assert ('/recnext_%s_distill_300e.pth' % arch in cfg['url']) is distillation
+    assert model.distillation is distillation and model.head.distillation is distillation
+
+
+@pytest.mark.parametrize('tag', TAGS)
+@pytest.mark.parametrize('distillation', [True, False])
+def test_a_tag_selects_the_weights_and_distillation_only_the_training_output(tag, distillation):
+    model = timm.create_model(f'recnext_m0.{tag}', pretrained=False, distillation=distillation)
+    cfg = model.pretrained_cfg
+    assert cfg['tag'] == tag and cfg['hf_hub_id'] == f'suous/recnext_m0.{tag}'
+    assert cfg['url'] == release_url('m0', tag.startswith('dist'))
+    assert set(model.state_dict()) == set(timm.create_model('recnext_m0').state_dict())
+    out = model.train()(torch.rand(2, 3, 64, 64))
+    assert isinstance(out, tuple) is distillation  # both heads in training, or their average
+    assert (len(out) if distillation else out.shape[0]) == 2
+
+
+def test_untagged_pretrained_load_resolves_the_distilled_release(monkeypatch):
+    # Offline: timm's weight loader is replaced inside this test only, recording the cfg it gets.
+    import timm.models._builder as builder
+    seen = []
+    monkeypatch.setattr(builder, 'load_pretrained',
+                        lambda model, pretrained_cfg=None, **kw: seen.append(pretrained_cfg))
+    timm.create_model('recnext_m3', pretrained=True, distillation=True)
+    timm.create_model('recnext_m3', pretrained=True)
+    assert [c['hf_hub_id'] for c in seen] == ['suous/recnext_m3.dist_300e_in1k',
+                                              'suous/recnext_m3.base_300e_in1k']
+    assert [c['url'] for c in seen] == [release_url('m3', True), release_url('m3', False)]
+
+
+def test_distillation_must_be_a_bool():
+    with pytest.raises(TypeError, match='distillation must be True or False'):
+        timm.create_model('recnext_m0', distillation='yes')
+
+
 def test_unknown_keyword_arguments_are_rejected():
     with pytest.raises(TypeError, match='typo'):
         timm.create_model('recnext_m3', typo=1)
