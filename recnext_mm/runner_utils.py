@@ -339,8 +339,9 @@ def evaluate_main(argv=None):
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
 
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
         runner.load_checkpoint(checkpoint, map_location='cpu', strict=True)
     except RuntimeError as err:

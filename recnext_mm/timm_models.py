@@ -54,7 +54,8 @@ class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
         num_classes (int): Classes; 0 gives pooled features. Defaults to 1000.
         distillation (bool): Training returns ``(head, head_dist)`` outputs; eval their average.
         drop_rate (float): Dropout before the heads.
-        drop_path_rate (float): Stochastic depth of the last block (linear schedule).
+        drop_path_rate (float): Stochastic depth rate, per block as the official models (see
+            ``RecNeXt``: the same for every block of the M and A series, linear from 0 otherwise).
         global_pool (str): 'avg' or '' (no pooling).
         deploy (bool): Build the fused inference form directly (as ``fuse()`` leaves it).
         with_cp (bool): Gradient checkpointing (``set_grad_checkpointing``).

@@ -32,9 +32,10 @@ def test_downstream_base_configs_resolve(tmp_path, base):
 RUNNER_SCRIPT = textwrap.dedent('''
     import sys
     from mmengine.config import Config
-    from mmengine.runner import Runner
+    from mmengine.registry import RUNNERS
     work_dir, mode = sys.argv[1], sys.argv[2]  # full | interrupt | resume
     cfg = Config(dict(
+        runner_type="RecNeXtRunner",  # its checkpoints resume under weights-only torch.load
         custom_imports=dict(imports=["recnext_mm", "runner_toy"], allow_failed_imports=False),
         model=dict(type="ToyRegressor"),
         work_dir=work_dir,
@@ -52,7 +53,7 @@ RUNNER_SCRIPT = textwrap.dedent('''
     # Config(dict) does not run custom_imports by itself; Config.fromfile does.
     from mmengine.utils import import_modules_from_strings
     import_modules_from_strings(**cfg.custom_imports)
-    Runner.from_cfg(cfg).train()
+    RUNNERS.build(cfg).train()
 ''')
 
 

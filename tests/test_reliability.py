@@ -1,5 +1,8 @@
 """Faults a long run meets, injected on tiny data: kills, torn checkpoints, bad images, bad annotations.
 
+Every fault is handled by what our configs ask for by name: ``runner_type='RecNeXtRunner'``
+(recnext_mm.engine.runner); ``import recnext_mm`` itself changes nothing of mmengine or mmcv.
+
 - Checkpoints are written atomically and old ones removed only after the new one is in place
   (recnext_mm.engine.atomic_io); a process killed while writing leaves the previous file intact.
 - ``--resume`` after a kill, or with the newest checkpoint cut short, ends with exactly the weights of
@@ -57,16 +60,10 @@ def assert_same_weights(a, b):
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def test_save_checkpoint_is_atomic_and_patched_everywhere(tmp_path):
-    import mmengine.runner
-    import mmengine.runner.checkpoint
-    import mmengine.runner.runner
-
-    from recnext_mm.engine import atomic_io
-    for module in (mmengine.runner, mmengine.runner.checkpoint, mmengine.runner.runner):
-        assert module.save_checkpoint is atomic_io.save_checkpoint
+def test_atomic_save_keeps_the_old_file_on_failure(tmp_path):
+    from recnext_mm.engine.atomic_io import atomic_torch_save
     path = str(tmp_path / 'epoch_1.pth')
-    mmengine.runner.save_checkpoint({'state_dict': {'w': torch.ones(3)}}, path)
+    atomic_torch_save({'state_dict': {'w': torch.ones(3)}}, path)
     assert (os.stat(path).st_mode & 0o777) == 0o666 & ~_umask()  # not mkstemp's 0o600
 
     class Unpicklable:
@@ -74,8 +71,7 @@ def test_save_checkpoint_is_atomic_and_patched_everywhere(tmp_path):
             raise RuntimeError('disk full')
 
     with pytest.raises(RuntimeError, match='disk full'):
-        mmengine.runner.save_checkpoint({'state_dict': {'w': torch.zeros(3)}, 'x': Unpicklable()},
-                                        path)
+        atomic_torch_save({'state_dict': {'w': torch.zeros(3)}, 'x': Unpicklable()}, path)
     assert torch.equal(state_of(path)['w'], torch.ones(3))  # the old file, complete
     assert os.listdir(tmp_path) == ['epoch_1.pth']  # no temporary file left
 
@@ -89,9 +85,9 @@ def _umask():
 KILL_WHILE_SAVING = textwrap.dedent('''
     import os, signal, sys
     import torch
-    import recnext_mm.engine  # noqa: F401
     from mmengine.fileio import LocalBackend
-    from mmengine.runner import save_checkpoint
+    from mmengine.runner import save_checkpoint as mmengine_save
+    from recnext_mm.engine.atomic_io import atomic_torch_save as save_checkpoint
 
     def die(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -112,8 +108,8 @@ KILL_WHILE_SAVING = textwrap.dedent('''
                 f.write(obj[:len(obj) // 2])
                 f.flush()
             die()
-        LocalBackend.put = put_half
-        save_checkpoint = save_checkpoint.__wrapped__
+        LocalBackend.put = put_half  # (in this throw-away process only)
+        save_checkpoint = mmengine_save
     save_checkpoint(new, path)
 ''')
 
@@ -135,21 +131,21 @@ def test_a_kill_while_saving_leaves_the_previous_checkpoint(tmp_path):
             assert checkpoint_problem(str(path)) is None
             assert torch.equal(state_of(path)['w'], torch.ones(1000))
     # The killed writer's temporary file is removed by the next save of the same name.
-    from mmengine.runner import save_checkpoint
+    from recnext_mm.engine.atomic_io import atomic_torch_save
     folder = tmp_path / 'before-rename'
     assert len(os.listdir(folder)) == 2
-    save_checkpoint({'state_dict': {'w': torch.full((3, ), 2.0)}}, str(folder / 'epoch_2.pth'))
+    atomic_torch_save({'state_dict': {'w': torch.full((3, ), 2.0)}}, str(folder / 'epoch_2.pth'))
     assert os.listdir(folder) == ['epoch_2.pth']
 
 
 def test_old_checkpoints_removed_only_after_the_new_one_is_written(tmp_path):
     """max_keep_ckpts=1: mmengine deletes epoch_1 before writing epoch_2; a failure in between
     must leave epoch_1 and last_checkpoint naming it."""
-    from mmengine.runner import Runner
+    from recnext_mm.engine import AtomicCheckpointHook, RecNeXtRunner
     from runner_toy import ToyPairs, ToyRegressor  # noqa: F401  (registers them)
 
     def runner(epochs, work):
-        return Runner(
+        return RecNeXtRunner(
             model=dict(type='ToyRegressor'), work_dir=str(work),
             train_dataloader=dict(dataset=dict(type='ToyPairs'), batch_size=8, num_workers=0,
                                   collate_fn=dict(type='default_collate'),
@@ -169,8 +165,9 @@ def test_old_checkpoints_removed_only_after_the_new_one_is_written(tmp_path):
     def broken(*args, **kwargs):
         if failing.epoch == 1:
             raise OSError('No space left on device')
-        return Runner.save_checkpoint(failing, *args, **kwargs)
+        return RecNeXtRunner.save_checkpoint(failing, *args, **kwargs)
     failing.save_checkpoint = broken
+    assert any(type(h) is AtomicCheckpointHook for h in failing.hooks)  # chosen by the runner
     with pytest.raises(OSError, match='No space'):
         failing.train()
     files = sorted(os.listdir(failing.work_dir))
@@ -197,13 +194,17 @@ def cls_config(folder, data_root, **extra):
     lines = [
         f'_base_ = [{CLS_CONFIG!r}]',
         f'data_root = {data_root!r}',
+        # Every image once per epoch (repeated augmentation would show a third of them).
         'train_dataloader = dict(batch_size=8, num_workers=1, persistent_workers=False,',
+        "                        sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True),",
         '                        dataset=dict(data_root=data_root))',
         'val_dataloader = dict(batch_size=12, num_workers=0, persistent_workers=False,',
         '                      dataset=dict(data_root=data_root))',
         'test_dataloader = val_dataloader',
         # The M-series recursion levels (recnext_mm.backbones.recnext._M_LEVELS), explicit.
-        'model = dict(backbone=dict(arch=dict(levels=(4, 3, 2, 1))))',
+        # No Mixup/CutMix: their random draws come from the global RNG, which a resumed run
+        # re-seeds, so the batches would differ from the uninterrupted run's.
+        'model = dict(backbone=dict(arch=dict(levels=(4, 3, 2, 1))), train_cfg=None)',
         f'train_cfg = dict(max_epochs={EPOCHS}, val_interval=100)',
         'default_hooks = dict(logger=dict(interval=1),',
         '                     checkpoint=dict(interval=1, max_keep_ckpts=-1))',
@@ -345,13 +346,12 @@ def test_explicit_resume_from_a_damaged_file_names_it(cls_data, tmp_path):
 
 
 def test_runner_resume_checks_the_file_first(tmp_path):
-    from mmengine.runner import Runner
-
     from recnext_mm.checkpoint import CheckpointError
+    from recnext_mm.engine import RecNeXtRunner
     path = tmp_path / 'iter_10.pth'
     path.write_bytes(b'<html>not a checkpoint</html>')
     with pytest.raises(CheckpointError, match='iter_10.pth'):
-        Runner.resume(SimpleNamespace(), str(path))
+        RecNeXtRunner.resume(SimpleNamespace(), str(path))
 
 
 # ----------------------------------------------------------------------------- bad images
@@ -433,7 +433,7 @@ def ade_data(tmp_path_factory):
 @pytest.mark.parametrize('task', ['mmpretrain', 'mmdet', 'mmseg'])
 def test_every_task_skips_in_training_and_stops_in_evaluation(task, cls_data, coco_data, ade_data,
                                                               tmp_path):
-    from recnext_mm.engine.bad_images import BadImageError, enable_bad_image_skipping, read_records
+    from recnext_mm.engine.bad_images import BadImageError, guard_image_loaders, read_records
     config, source, image_dirs = {
         'mmpretrain': (CLS_CONFIG, cls_data, ('train', 'val')),
         'mmdet': (DET_CONFIG, coco_data, ('train', 'val')),
@@ -443,7 +443,9 @@ def test_every_task_skips_in_training_and_stops_in_evaluation(task, cls_data, co
     shutil.copytree(source, root)
     datasets = {split: _dataset(config, split, root) for split in ('train', 'val')}
     log = str(tmp_path / 'bad_images_rank0.txt')
-    assert enable_bad_image_skipping(SimpleNamespace(dataset=datasets['train']), log) == 1
+    # What RecNeXtRunner does to the loaders it builds: skip and record in training, raise in val.
+    assert guard_image_loaders(SimpleNamespace(dataset=datasets['train']), log) == 1
+    assert guard_image_loaders(SimpleNamespace(dataset=datasets['val']), None) == 1
     for split, folder in zip(('train', 'val'), image_dirs):
         ds = datasets[split]
         index = 1
@@ -608,14 +610,38 @@ def test_check_dataset_tool_exit_codes(bad_coco, coco_data):
     assert 'No errors' in good.stdout
 
 
-def test_import_recnext_mm_installs_the_patches():
-    """Configs only get ``import recnext_mm`` (custom_imports), e.g. under mmdet's own tools/train.py."""
-    code = ('import recnext_mm, mmengine.runner.runner as r, mmengine.runner.checkpoint as c\n'
-            'from mmcv.transforms import LoadImageFromFile\n'
-            'assert r.save_checkpoint.__module__ == "recnext_mm.engine.atomic_io", r.save_checkpoint\n'
-            'assert r.find_latest_checkpoint.__module__ == "recnext_mm.engine.resume"\n'
-            'assert c.save_checkpoint is r.save_checkpoint\n'
-            'assert LoadImageFromFile.transform.__module__ == "recnext_mm.engine.bad_images"\n'
-            'assert r.Runner.build_train_loop.__module__ == "recnext_mm.engine.bad_images"\n')
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+@pytest.mark.parametrize('config', [CLS_CONFIG, DET_CONFIG, SEG_CONFIG])
+def test_our_configs_choose_the_reliable_runner(config):
+    from mmengine.config import Config
+    from mmengine.registry import RUNNERS
+
+    from recnext_mm.engine import RecNeXtRunner
+    cfg = Config.fromfile(config)
+    assert RUNNERS.get(cfg.runner_type) is RecNeXtRunner
+
+
+@pytest.mark.slow
+def test_mmdet_own_train_tool_skips_bad_images_and_saves_atomically(coco_data, tmp_path):
+    """mmdet's own tools/train.py with our config: the runner comes from ``runner_type``."""
+    import mmdet
+    tool = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
+    root = str(tmp_path / 'data')
+    shutil.copytree(coco_data, root)
+    bad = _dataset(DET_CONFIG, 'train', root).get_data_info(0)['img_path']
+    corrupt(bad)
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, tool, DET_CONFIG, '--work-dir', str(work), '--cfg-options',
+         f'train_dataloader.dataset.data_root={root}/', f'val_dataloader.dataset.data_root={root}/',
+         f'test_dataloader.dataset.data_root={root}/', 'train_cfg.max_epochs=1',
+         f'val_evaluator.ann_file={root}/annotations/instances_val.json',
+         f'test_evaluator.ann_file={root}/annotations/instances_val.json',
+         'train_cfg.val_interval=100', 'bad_image_limit=2', 'default_hooks.checkpoint.interval=1'],
+        cwd=str(tmp_path), env=_env(), capture_output=True, text=True, timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert f'Skipped unreadable training image {bad}' in _log_text(work)
+    assert (work / 'last_checkpoint').read_text().endswith('epoch_1.pth')
+    assert 'state_dict' in torch.load(str(work / 'epoch_1.pth'), map_location='cpu',
+                                      weights_only=True)
+    assert not [f for f in os.listdir(work) if f.endswith('.tmp')]

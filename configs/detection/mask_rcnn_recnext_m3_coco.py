@@ -9,6 +9,9 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['recnext_mm'], allow_failed_imports=False)
+# recnext_mm.engine.RecNeXtRunner: atomic checkpoints, resume past damaged ones, weights-only
+# safe checkpoints, unreadable training images skipped (up to bad_image_limit) and named.
+runner_type = 'RecNeXtRunner'
 
 # ImageNet-1K distilled 300-epoch release; a local file works too:
 #   --cfg-options model.backbone.init_cfg.checkpoint=/path/recnext_m3_distill_300e.pth

@@ -10,6 +10,9 @@
 #   lr 1e-4 / weight decay 1e-4; neither is tuned for RecNeXt.)
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['recnext_mm'], allow_failed_imports=False)
+# recnext_mm.engine.RecNeXtRunner: atomic checkpoints, resume past damaged ones, weights-only
+# safe checkpoints, unreadable training images skipped (up to bad_image_limit) and named.
+runner_type = 'RecNeXtRunner'
 
 # ImageNet-1K distilled 300-epoch release; a local file works too:
 #   --cfg-options model.backbone.init_cfg.checkpoint=/path/recnext_m3_distill_300e.pth

@@ -16,6 +16,9 @@
 # - auto_scale_lr.base_batch_size 256: the real total batch (the base inherits 16 from schedule_1x).
 _base_ = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
 custom_imports = dict(imports=['recnext_mm'], allow_failed_imports=False)
+# recnext_mm.engine.RecNeXtRunner: atomic checkpoints, resume past damaged ones, weights-only
+# safe checkpoints, unreadable training images skipped (up to bad_image_limit) and named.
+runner_type = 'RecNeXtRunner'
 
 # ImageNet-1K distilled 300-epoch release; a local file works too:
 #   --cfg-options model.backbone.init_cfg.checkpoint=/path/recnext_m0_distill_300e.pth

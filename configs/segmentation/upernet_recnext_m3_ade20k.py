@@ -24,6 +24,9 @@ _base_ = [
 # recnext_mm registers the backbone; recnext_mm.seg_transforms the CheckSegLabels data check.
 custom_imports = dict(imports=['recnext_mm', 'recnext_mm.seg_transforms'],
                       allow_failed_imports=False)
+# recnext_mm.engine.RecNeXtRunner: atomic checkpoints, resume past damaged ones, weights-only
+# safe checkpoints, unreadable training images skipped (up to bad_image_limit) and named.
+runner_type = 'RecNeXtRunner'
 
 num_classes = 150
 crop_size = (512, 512)

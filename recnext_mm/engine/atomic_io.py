@@ -1,42 +1,36 @@
-"""Atomic checkpoint files for mmengine 0.10.7 Runners.
+"""Atomic checkpoint files for mmengine 0.10.7 Runners, asked for by name in a config.
 
 mmengine writes a checkpoint in place (``LocalBackend.put`` opens the final name with ``'wb'``), so a
 kill, a full disk or a preempted node during the write leaves a torn file under the final name, and
-``CheckpointHook`` may have deleted the previous checkpoint just before (``max_keep_ckpts``). Here:
+``CheckpointHook`` deletes the oldest checkpoint (``max_keep_ckpts``) *before* writing the new one.
+Here, for runs that choose ``runner_type='RecNeXtRunner'`` (:mod:`recnext_mm.engine.runner`):
 
-1. ``save_checkpoint`` (the one function every Runner, hook and strategy calls to write a
-   checkpoint) writes a local file to a hidden temporary file in the same folder, flushes and
-   fsyncs it, then renames it into place with ``os.replace`` (atomic on POSIX) and fsyncs the
-   folder. A kill at any moment leaves the old file or the new one, never a torn one under the
-   final name. Other backends (``s3://``, ``petrel://``...) keep mmengine's own code.
-2. ``CheckpointHook`` writes ``last_checkpoint`` the same way, after the checkpoint is in place
-   (its order already), so ``last_checkpoint`` never names a file that is not complete.
-3. ``CheckpointHook`` deletes checkpoints beyond ``max_keep_ckpts`` only after the new checkpoint
-   and ``last_checkpoint`` are written, so a readable checkpoint exists at every moment.
+1. :func:`atomic_write` / :func:`atomic_torch_save` write a local file to a hidden temporary file
+   in the same folder, flush and fsync it, rename it into place with ``os.replace`` (atomic on
+   POSIX) and fsync the folder: a kill at any moment leaves the old file or the new one, never a
+   torn one under the final name. ``RecNeXtRunner.save_checkpoint`` writes this way.
+2. :class:`AtomicCheckpointHook` (the runner uses it in place of ``CheckpointHook``) writes
+   ``last_checkpoint`` the same way, after the checkpoint is in place, and deletes checkpoints
+   beyond ``max_keep_ckpts`` only after both, so a readable checkpoint exists at every moment.
 
-Installed when :mod:`recnext_mm.engine` is imported (``import recnext_mm`` does it), so runs of our
-configs through mmdet's, mmseg's or mmpretrain's own ``tools/train.py`` (``custom_imports``) get it too.
+Nothing of mmengine is replaced: a plain ``Runner`` keeps mmengine's behaviour.
 """
 import os
 import os.path as osp
 import re
-import sys
 import uuid
-from contextlib import contextmanager, suppress
-from typing import Callable, IO
+from contextlib import suppress
+from typing import IO, Callable
 
-import mmengine.hooks.checkpoint_hook as _hook_module
-import mmengine.runner.checkpoint as _ckpt_module
 import torch
-from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.registry import HOOKS
 
-__all__ = ['atomic_write', 'atomic_torch_save', 'save_checkpoint', 'TMP_PATTERN']
+__all__ = ['atomic_write', 'atomic_torch_save', 'AtomicCheckpointHook', 'TMP_PATTERN']
 
 # Temporary names: ".<final name>.<pid>.<random>.tmp", hidden and never matched by checkpoint globs.
 TMP_PATTERN = re.compile(r'^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$')
-_original_save_checkpoint = getattr(_ckpt_module.save_checkpoint, '__wrapped__',
-                                    _ckpt_module.save_checkpoint)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -87,7 +81,7 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None], mode: str = 'wb'
     name = osp.basename(path)
     os.makedirs(folder, exist_ok=True)
     _remove_stale_temporaries(folder, name)
-    tmp = osp.join(folder, f'.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
+    tmp = temporary_name(path)
     # os.open with 0o666 keeps the usual permissions (umask applied), unlike mkstemp's 0o600.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -108,102 +102,59 @@ def atomic_torch_save(obj, path: str) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
-    """mmengine's ``save_checkpoint`` with local files written atomically.
-
-    Same arguments as ``mmengine.runner.checkpoint.save_checkpoint``; remote backends and the
-    deprecated ``file_client_args`` go to mmengine's own implementation.
-    """
-    if file_client_args is None and isinstance(filename, (str, os.PathLike)) and \
-            not str(filename).startswith('pavi://') and \
-            isinstance(get_file_backend(filename, backend_args=backend_args), LocalBackend):
-        atomic_torch_save(checkpoint, filename)
-        return
-    _original_save_checkpoint(checkpoint, filename, file_client_args=file_client_args,
-                              backend_args=backend_args)
+def temporary_name(path: str) -> str:
+    """A hidden temporary file name beside ``path`` (see :data:`TMP_PATTERN`)."""
+    folder, name = osp.split(os.fspath(path))
+    return osp.join(folder, f'.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
 
 
-save_checkpoint.__wrapped__ = _original_save_checkpoint
-
-
-class _AtomicTextFile:
-    """What ``open(path, 'w')`` returns in CheckpointHook: the text lands at close, atomically."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.parts = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def close(self) -> None:
-        data = ''.join(self.parts)
-        atomic_write(self.path, lambda f: f.write(data), mode='w')
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, *_):
-        if exc_type is None:  # an error while writing keeps the old file
-            self.close()
-
-
-def _hook_open(file, mode='r', *args, **kwargs):
-    """``open`` as seen by mmengine.hooks.checkpoint_hook: ``last_checkpoint`` is written
-    atomically, everything else as usual."""
-    if mode == 'w' and not args and not kwargs and osp.basename(os.fspath(file)) == 'last_checkpoint':
-        return _AtomicTextFile(os.fspath(file))
-    return open(file, mode, *args, **kwargs)
-
-
-@contextmanager
-def _removals_deferred(hook: CheckpointHook):
-    """Holds back ``hook.file_backend.remove`` until the block has finished without error.
-
-    CheckpointHook removes the oldest checkpoint *before* writing the new one; with
-    ``max_keep_ckpts=1`` a kill in between would leave no checkpoint at all.
-    """
-    backend = getattr(hook, 'file_backend', None)
-    if backend is None or getattr(hook, '_recnext_deferred', None) is not None:
-        yield  # not set up yet, or an outer call already defers (best -> step checkpoint)
-        return
-    deferred = []
-    hook._recnext_deferred = deferred
-    backend.remove = deferred.append  # instance attribute shadows the method
+def publish(tmp: str, path: str) -> None:
+    """Makes the complete file ``tmp`` durable and renames it to ``path`` (atomic on POSIX)."""
+    fd = os.open(tmp, os.O_RDONLY)
     try:
-        yield
+        os.fsync(fd)
     finally:
-        del backend.remove
-        hook._recnext_deferred = None
-    for path in deferred:  # only reached when the block succeeded
-        if backend.isfile(path):
-            backend.remove(path)
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(osp.dirname(osp.abspath(path)))
 
 
-def _deferring(method):
-    def wrapper(self, *args, **kwargs):
-        with _removals_deferred(self):
-            return method(self, *args, **kwargs)
-    wrapper.__wrapped__ = method
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
+def remove_stale_temporaries(path: str) -> None:
+    """Removes temporary files of ``path`` left by killed writers (their pid is gone)."""
+    _remove_stale_temporaries(osp.dirname(osp.abspath(path)), osp.basename(path))
 
 
-def _install() -> None:
-    if getattr(_ckpt_module.save_checkpoint, '__wrapped__', None) is _original_save_checkpoint:
-        return  # already installed (module reloaded)
-    # Every module that imported the name at its top (mmengine.runner, .runner.runner, strategies,
-    # downstream packages already imported) gets the atomic one; function-level imports
-    # (`from mmengine.runner import save_checkpoint` in CheckpointHook) read it at call time.
-    for module in list(sys.modules.values()):
-        namespace = getattr(module, '__dict__', None) or {}
-        if namespace.get('save_checkpoint') is _original_save_checkpoint:
-            module.save_checkpoint = save_checkpoint
-    _hook_module.open = _hook_open
-    for name in ('_save_checkpoint_with_step', '_save_best_checkpoint'):
-        setattr(CheckpointHook, name, _deferring(getattr(CheckpointHook, name)))
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """``CheckpointHook`` whose ``last_checkpoint`` is written atomically, after the checkpoint, and
+    which removes checkpoints beyond ``max_keep_ckpts`` only after both are in place.
 
+    Same arguments as ``CheckpointHook``. ``RecNeXtRunner`` uses it for the ``checkpoint`` default
+    hook; with a plain ``Runner`` it works too, but the checkpoint file itself is then written by
+    mmengine (not atomically).
+    """
 
-_install()
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        stale = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                stale = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, ckpt_filename, self.file_client_args, save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
+            backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
+        last = self.last_ckpt
+        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(last), mode='w')
+        if stale is not None:  # only now: the new checkpoint and its pointer are complete
+            old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(stale))
+            if self.file_backend.isfile(old):
+                self.file_backend.remove(old)
+            elif self.file_backend.isdir(old):
+                self.file_backend.rmtree(old)

@@ -2,17 +2,19 @@
 
 mmcv's ``LoadImageFromFile`` (used by the mmdet, mmseg and mmpretrain pipelines) raises on a file
 it cannot read or decode (an ``AssertionError``, or the decoder's own error), which ends a training
-run at the first truncated JPEG. Here, when :mod:`recnext_mm.engine` is imported:
+run at the first truncated JPEG. For runs that choose ``runner_type='RecNeXtRunner'``
+(:mod:`recnext_mm.engine.runner`), the runner wraps the image loaders of the pipelines it builds in
+:class:`GuardedImageLoader` (mmcv itself is not changed):
 
-- In the **training** dataloader of a Runner, an unreadable image makes the loader return ``None``,
-  so mmengine's ``BaseDataset`` replaces the sample by another random one (its refetch, as for any
-  pipeline that returns ``None`` in training). The file and the reason are appended to
+- In the **training** dataloader an unreadable image makes the loader return ``None``, so mmengine's
+  ``BaseDataset`` replaces the sample by another random one (its refetch, as for any pipeline that
+  returns ``None`` in training). The file and the reason are appended to
   ``<log_dir>/bad_images_rank<r>.txt`` (written from the DataLoader workers too), and
   :class:`BadImageHook` logs a warning naming each file, reports the count at the end of each epoch
   (each pass over the data for iteration-based loops), and stops the run with the list once more
   than ``bad_image_limit`` images of one epoch were skipped.
-- Everywhere else (validation, test, inference, or training with ``bad_image_limit=0``) an
-  unreadable image raises :class:`BadImageError` naming the file: evaluation never skips silently.
+- In validation and test (or training with ``bad_image_limit=0``) an unreadable image raises
+  :class:`BadImageError` naming the file: evaluation never skips silently.
 
 ``bad_image_limit`` is a top-level config key (``tools/train.py --bad-image-limit``): a fraction
 of the images one rank loads per epoch (a float below 1; default 0.01, i.e. 1%), or a count (an
@@ -24,13 +26,12 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
-from mmengine.runner import EpochBasedTrainLoop, Runner
+from mmengine.runner import EpochBasedTrainLoop
 
-__all__ = ['BadImageError', 'BadImageHook', 'DEFAULT_BAD_IMAGE_LIMIT', 'parse_limit',
-           'allowed_bad_images', 'enable_bad_image_skipping', 'read_records']
+__all__ = ['BadImageError', 'BadImageHook', 'DEFAULT_BAD_IMAGE_LIMIT', 'GuardedImageLoader',
+           'guard_image_loaders', 'parse_limit', 'allowed_bad_images', 'read_records']
 
 DEFAULT_BAD_IMAGE_LIMIT = 0.01
-_FLAG = '_recnext_bad_image_log'
 
 
 class BadImageError(RuntimeError):
@@ -111,32 +112,47 @@ except ImportError:  # mmcv is an optional dependency of recnext_mm itself
     LoadImageFromFile = None
 
 
-def _load_image(self, results: dict) -> Optional[dict]:
-    """mmcv's ``LoadImageFromFile.transform``; an unreadable image is skipped (training data of a
-    Runner, see :func:`enable_bad_image_skipping`) or raises :class:`BadImageError`."""
-    try:
-        return _original_transform(self, results)
-    except Exception as err:  # noqa: BLE001  (any read/decode failure of this one file)
-        kind = type(err).__name__ if type(err).__module__ == 'builtins' else \
-            f'{type(err).__module__}.{type(err).__name__}'
-        reason = f'{kind}: {err}' if str(err) else kind
-        filename = results.get('img_path')
-        error = err
-    log_path = getattr(self, _FLAG, None)
-    if log_path is None:
-        raise BadImageError(
-            f'Cannot read image {filename!r} ({_clean(reason)}). Evaluation and test stop at an '
-            f'unreadable image (training skips up to `bad_image_limit` of them). Replace or remove '
-            f'the file; `python tools/check_dataset.py CONFIG --decode` lists every unreadable image '
-            f'of a config.') from error
-    _append_record(log_path, filename, reason)
-    return None  # mmengine's BaseDataset refetches another sample in training
+class GuardedImageLoader:
+    """An image-loading transform of a built pipeline, with the bad-image policy around it.
 
+    Args:
+        loader: The wrapped transform (mmcv ``LoadImageFromFile`` or a subclass).
+        log_path (str, optional): Training: record an unreadable image here and return ``None``
+            (mmengine's dataset then refetches another sample). None: raise
+            :class:`BadImageError` naming the file.
 
-if LoadImageFromFile is not None:
-    _original_transform = getattr(LoadImageFromFile.transform, '__wrapped__',
-                                  LoadImageFromFile.transform)
-    _load_image.__wrapped__ = _original_transform
+    Every other attribute is the wrapped loader's, so code that inspects pipelines still sees it.
+    """
+
+    def __init__(self, loader, log_path: Optional[str] = None):
+        self.loader = loader
+        self.log_path = log_path
+
+    def __getattr__(self, name):
+        if name in ('loader', 'log_path') or name.startswith('__'):
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    def __call__(self, results: dict) -> Optional[dict]:
+        try:
+            return self.loader(results)
+        except Exception as err:  # noqa: BLE001  (any read/decode failure of this one file)
+            kind = type(err).__name__ if type(err).__module__ == 'builtins' else \
+                f'{type(err).__module__}.{type(err).__name__}'
+            reason = f'{kind}: {err}' if str(err) else kind
+            filename = results.get('img_path')
+            error = err
+        if self.log_path is None:
+            raise BadImageError(
+                f'Cannot read image {filename!r} ({_clean(reason)}). Evaluation and test stop at an '
+                f'unreadable image (training skips up to `bad_image_limit` of them). Replace or '
+                f'remove the file; `python tools/check_dataset.py CONFIG --decode` lists every '
+                f'unreadable image of a config.') from error
+        _append_record(self.log_path, filename, reason)
+        return None  # mmengine's BaseDataset refetches another sample in training
+
+    def __repr__(self):
+        return f'GuardedImageLoader({self.loader!r}, log_path={self.log_path!r})'
 
 
 def _leaf_datasets(dataset) -> Iterator:
@@ -148,37 +164,45 @@ def _leaf_datasets(dataset) -> Iterator:
         yield from _leaf_datasets(sub)
 
 
-def _image_loaders(obj, seen=None) -> Iterator:
-    """The ``LoadImageFromFile`` transforms inside a pipeline, nested ones included."""
-    seen = set() if seen is None else seen
+def _guard(obj, log_path: Optional[str], seen: set) -> int:
+    """Wraps the image loaders in the ``transforms`` lists below ``obj``; returns how many."""
     if obj is None or id(obj) in seen:
-        return
+        return 0
     seen.add(id(obj))
-    if LoadImageFromFile is not None and isinstance(obj, LoadImageFromFile):
-        yield obj
     inner = getattr(obj, 'transforms', None)  # Compose, RandomChoice, KeyMapper, ...
-    if isinstance(inner, (list, tuple)):
-        for item in inner:
-            yield from _image_loaders(item, seen)
-    elif inner is not None:
-        yield from _image_loaders(inner, seen)
+    if not isinstance(inner, list):
+        return _guard(inner, log_path, seen) if inner is not None and \
+            not isinstance(inner, tuple) else 0
+    count = 0
+    for index, item in enumerate(inner):
+        if isinstance(item, GuardedImageLoader):
+            item.log_path = log_path
+            count += 1
+        elif LoadImageFromFile is not None and isinstance(item, LoadImageFromFile):
+            inner[index] = GuardedImageLoader(item, log_path)
+            count += 1
+        else:
+            count += _guard(item, log_path, seen)
+    return count
 
 
-def enable_bad_image_skipping(dataloader, log_path: str) -> int:
-    """Lets the training ``dataloader`` skip unreadable images, recording them in ``log_path``.
+def guard_image_loaders(dataloader, log_path: Optional[str] = None) -> int:
+    """Applies the bad-image policy to every image loader of ``dataloader``'s pipelines.
 
-    Must run before the loader's workers start (they receive the flag with the dataset).
+    Must run before the loader's workers start (they receive the pipeline with the dataset).
+
+    Args:
+        dataloader: A built ``DataLoader`` (or anything with a ``dataset``).
+        log_path (str, optional): Skip and record in this file (training); None: raise.
 
     Returns:
-        int: How many image loaders were switched (0: nothing to skip with).
+        int: How many image loaders were wrapped.
     """
     count = 0
     for dataset in _leaf_datasets(dataloader.dataset):
-        if getattr(dataset, 'test_mode', False):  # mmengine refuses None in test mode
-            continue
-        for loader in _image_loaders(getattr(dataset, 'pipeline', None)):
-            setattr(loader, _FLAG, log_path)
-            count += 1
+        # mmengine refuses a None sample in test mode: such a dataset always raises.
+        path = None if getattr(dataset, 'test_mode', False) else log_path
+        count += _guard(getattr(dataset, 'pipeline', None), path, set())
     return count
 
 
@@ -186,8 +210,8 @@ def enable_bad_image_skipping(dataloader, log_path: str) -> int:
 class BadImageHook(Hook):
     """Warns about, counts and limits the training images skipped as unreadable.
 
-    Added by the Runner patch of :mod:`recnext_mm.engine.bad_images`; reads the records that the
-    image loaders (possibly in DataLoader workers) append to ``log_path``.
+    Added by ``RecNeXtRunner`` (:mod:`recnext_mm.engine.runner`); reads the records that the
+    guarded image loaders (possibly in DataLoader workers) append to ``log_path``.
 
     Args:
         log_path (str): The bad-image log of this rank.
@@ -264,52 +288,3 @@ class BadImageHook(Hook):
         if self.all_files:
             runner.logger.warning(f'{len(self.all_files)} unreadable training image(s) were skipped '
                                   f'in this run; every skip is recorded in {self.log_path}.')
-
-
-# ----------------------------------------------------------------------------- Runner patch
-_original_build_train_loop = getattr(Runner.build_train_loop, '__wrapped__', Runner.build_train_loop)
-_original_build_dataloader = getattr(Runner.build_dataloader, '__wrapped__', Runner.build_dataloader)
-_building_for = []  # the Runner whose train loop is being built (a stack, for nested builds)
-
-
-def _build_train_loop(self, loop):
-    _building_for.append(self)
-    try:
-        return _original_build_train_loop(self, loop)
-    finally:
-        _building_for.pop()
-
-
-def _build_dataloader(dataloader, seed=None, diff_rank_seed=False):
-    built = _original_build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
-    if _building_for:  # the train loop's own loader
-        _enable_for_runner(_building_for[-1], built)
-    return built
-
-
-def _enable_for_runner(runner, dataloader) -> None:
-    limit = parse_limit(runner.cfg.get('bad_image_limit', DEFAULT_BAD_IMAGE_LIMIT)
-                        if runner.cfg is not None else DEFAULT_BAD_IMAGE_LIMIT)
-    if limit == 0:
-        return  # the first unreadable image stops the run (BadImageError)
-    log_path = osp.join(runner.log_dir, f'bad_images_rank{runner.rank}.txt')
-    os.makedirs(runner.log_dir, exist_ok=True)
-    if enable_bad_image_skipping(dataloader, log_path) and \
-            not any(isinstance(h, BadImageHook) for h in runner.hooks):
-        runner.register_hook(BadImageHook(log_path, limit))
-
-
-_build_train_loop.__wrapped__ = _original_build_train_loop
-_build_dataloader.__wrapped__ = _original_build_dataloader
-
-
-def _install() -> None:
-    if LoadImageFromFile is not None and \
-            getattr(LoadImageFromFile.transform, '__wrapped__', None) is not _original_transform:
-        LoadImageFromFile.transform = _load_image
-    if getattr(Runner.build_train_loop, '__wrapped__', None) is not _original_build_train_loop:
-        Runner.build_train_loop = _build_train_loop
-        Runner.build_dataloader = staticmethod(_build_dataloader)
-
-
-_install()

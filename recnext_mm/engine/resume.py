@@ -1,16 +1,16 @@
-"""Resume that survives a damaged checkpoint (mmengine 0.10.7 Runners).
+"""Resume that survives a damaged checkpoint (``RecNeXtRunner``, :mod:`recnext_mm.engine.runner`).
 
 mmengine's auto resume reads the path in ``<work_dir>/last_checkpoint`` and hands it to
 ``torch.load``; a file cut short (a kill during ``torch.save``, a full disk, a preempted node) stops the
 run with torch's "failed finding central directory", although older good checkpoints may lie beside
 it. Here:
 
-- ``find_latest_checkpoint`` (what ``Runner.load_or_resume`` calls for ``resume=True`` without a
-  path) checks the newest checkpoint before returning it: the one ``last_checkpoint`` names, then
+- :func:`find_latest_checkpoint` (what ``RecNeXtRunner.load_or_resume`` calls for ``resume=True``
+  without a path) checks the newest checkpoint before returning it: the one ``last_checkpoint`` names, then
   ``epoch_*.pth`` / ``iter_*.pth`` in that folder and the work dir, newest first. Each unreadable
   one is logged as a warning with its path and the reason; the newest readable one is returned.
   If none is readable it raises :class:`~recnext_mm.checkpoint.CheckpointError` naming them all.
-- ``Runner.resume`` (also used for an explicit ``resume=True, load_from=PATH``) checks its file
+- ``RecNeXtRunner.resume`` (also used for an explicit ``resume=True, load_from=PATH``) checks its file
   first and stops with an error naming the file when it is damaged.
 
 "Readable" is checked without unpickling: a torch zip checkpoint must have its end record (lost when
@@ -22,13 +22,10 @@ import logging
 import os
 import os.path as osp
 import re
-import sys
 import zipfile
 from typing import Dict, List, Optional, Tuple
 
-import mmengine.runner.checkpoint as _ckpt_module
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 from ..checkpoint import CheckpointError
 
@@ -36,9 +33,6 @@ __all__ = ['checkpoint_problem', 'check_checkpoint', 'resume_candidates',
            'find_latest_checkpoint']
 
 CHECKPOINT_NAME = re.compile(r'^(?P<kind>epoch|iter)_(?P<step>\d+)\.pth$')
-_original_find_latest = getattr(_ckpt_module.find_latest_checkpoint, '__wrapped__',
-                                _ckpt_module.find_latest_checkpoint)
-_original_resume = getattr(Runner.resume, '__wrapped__', Runner.resume)
 # (real path, size, mtime_ns) -> problem or None, so a file is read once per process.
 _checked: Dict[Tuple[str, int, int], Optional[str]] = {}
 
@@ -150,7 +144,8 @@ def resume_candidates(work_dir: str) -> List[str]:
 def find_latest_checkpoint(path: str) -> Optional[str]:
     """The newest readable checkpoint of a work dir, or None when it has none at all.
 
-    Drop-in for ``mmengine.runner.checkpoint.find_latest_checkpoint``; see the module docstring.
+    What ``mmengine.runner.checkpoint.find_latest_checkpoint`` returns, for damaged checkpoints
+    too; see the module docstring.
 
     Raises:
         CheckpointError: checkpoints exist but none can be read (each named with its problem).
@@ -179,28 +174,3 @@ def find_latest_checkpoint(path: str) -> Optional[str]:
         f'{listing}\nStart the run again without --resume (or move the work dir away), or pass a '
         f'good checkpoint with --resume PATH.')
 
-
-find_latest_checkpoint.__wrapped__ = _original_find_latest
-
-
-def _resume(self, filename, *args, **kwargs):
-    if isinstance(filename, (str, os.PathLike)) and '://' not in str(filename):
-        check_checkpoint(os.fspath(filename))
-    return _original_resume(self, filename, *args, **kwargs)
-
-
-_resume.__wrapped__ = _original_resume
-_resume.__doc__ = _original_resume.__doc__
-
-
-def _install() -> None:
-    if getattr(_ckpt_module.find_latest_checkpoint, '__wrapped__', None) is _original_find_latest:
-        return
-    for module in list(sys.modules.values()):
-        namespace = getattr(module, '__dict__', None) or {}
-        if namespace.get('find_latest_checkpoint') is _original_find_latest:
-            module.find_latest_checkpoint = find_latest_checkpoint
-    Runner.resume = _resume
-
-
-_install()
