@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""Export deploy-form RecNeXt models to Core ML ML Programs (.mlpackage), fp16 and fp32.
+
+    pip install -e .[coreml]        # coremltools (converts on Linux; running needs macOS)
+    python tools/deployment/export_coreml.py                      # all 18 archs, both targets
+    python tools/deployment/export_coreml.py m3 a3 --target classifier --precision fp16
+    python tools/deployment/export_coreml.py m3 --checkpoint recnext_m3_distill_300e.pth
+
+Targets: ``classifier`` (the fused timm ``recnext_<arch>``; input ``input`` 1x3xHxW, output
+``logits`` 1x1000) and ``backbone`` (the mmengine ``RecNeXt``; outputs ``out0`` .. ``out3``, the
+stage maps). Each model is exported by ``torch.export`` at ``--shape`` (constant shapes) and
+converted with ``coremltools.convert(convert_to='mlprogram')`` (:mod:`recnext_mm.analysis.
+coreml_export`); every file is checked for its input and output names and shapes, and its MIL op
+list for ops known to leave the Neural Engine. Writes
+``<out-dir>/recnext_<arch>[_backbone]_deploy_<H>x<W>_<precision>.mlpackage``.
+
+Running and timing a model needs macOS with the Core ML framework (Xcode's performance report
+shows the compute unit of every op); on Linux coremltools converts only.
+"""
+import argparse
+import json
+import sys
+from typing import Tuple
+
+from recnext_mm.backbones.recnext import ARCH_SETTINGS
+
+
+def _shape(text: str) -> Tuple[int, int]:
+    parts = text.lower().replace(',', 'x').split('x')
+    if len(parts) == 1:
+        parts = parts * 2
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'shape must look like 224 or 256x320, got {text!r}')
+    return h, w
+
+
+def parse_args(argv=None):
+    from recnext_mm.analysis.coreml_export import PRECISIONS, TARGETS
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('archs', nargs='*', metavar='ARCH',
+                        help=f'archs (default: all): {", ".join(ARCH_SETTINGS)}')
+    parser.add_argument('--target', nargs='+', choices=TARGETS, default=list(TARGETS))
+    parser.add_argument('--precision', nargs='+', choices=PRECISIONS, default=list(PRECISIONS))
+    parser.add_argument('--shape', type=_shape, default=(224, 224), help='e.g. 224 or 256x320')
+    parser.add_argument('--out-dir', default='work_dirs/coreml')
+    parser.add_argument('--checkpoint', help='weights (with a single arch)')
+    parser.add_argument('--no-save', action='store_true', help='convert and check only')
+    parser.add_argument('--out-json', help='write the summary here')
+    args = parser.parse_args(argv)
+    unknown = [a for a in args.archs if a not in ARCH_SETTINGS]
+    if unknown:
+        parser.error(f'unknown arch {unknown[0]!r}; choose from {", ".join(ARCH_SETTINGS)}')
+    args.archs = args.archs or list(ARCH_SETTINGS)
+    if args.checkpoint and len(args.archs) > 1:
+        parser.error('--checkpoint needs a single arch')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from recnext_mm.analysis.coreml_export import export_arch, markdown, require_coremltools
+    try:
+        require_coremltools()
+    except ImportError as err:
+        raise SystemExit(str(err)) from None
+    rows = []
+    jobs = [(a, t, p) for a in args.archs for t in args.target for p in args.precision]
+    for k, (arch, target, precision) in enumerate(jobs):
+        print(f'[{k + 1}/{len(jobs)}] recnext_{arch} {target} {precision}', file=sys.stderr,
+              flush=True)
+        rows.append(export_arch(arch, target, precision, args.out_dir, args.shape,
+                                args.checkpoint, save=not args.no_save))
+    print(markdown(rows))
+    if args.out_json:
+        with open(args.out_json, 'w', encoding='utf-8') as f:
+            json.dump(rows, f, indent=1)
+    failed = [f'recnext_{r["arch"]} {r["target"]} {r["precision"]}' for r in rows if not r['ok']]
+    if failed:
+        print(f'\nFAILED (names, shapes or Neural Engine fallbacks): {", ".join(failed)}',
+              file=sys.stderr)
+        return 1
+    print(f'\nAll {len(rows)} Core ML exports have the expected inputs and outputs and no op '
+          f'known to leave the Neural Engine. Running them needs macOS.')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
