@@ -442,7 +442,9 @@ class RecConv2dMaxUnpool(nn.Module):
             if i < self.level:  # coarsest level first
                 j = self.level - 1 - i
                 y = conv(feats[j] if i == 0 else feats[j] + agg)
-                agg = F.max_unpool2d(y, indices[j], 2, 2, 0, sizes[j])
+                # The aten op: F.max_unpool2d checks output_size in Python, which fails under
+                # torch.jit.trace (fvcore, ONNX) when the size is traced.
+                agg = torch.ops.aten.max_unpool2d(y, indices[j], sizes[j])
             else:
                 out = conv(x if self.level == 0 else x + agg)
         return out

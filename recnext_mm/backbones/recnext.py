@@ -14,13 +14,20 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .layers import (LinearAttention, MetaDownsample, PartialChannelBlock, PartialChannelStage,
-                     PartialDownsample, RecAttn2d, RecAttnBlock, RecConvBlock, RecNeXtStage, Stem,
-                     optimize_for_inference, reparameterize)
+from .layers import (AGGREGATIONS, MIXER_UPSAMPLES, TOKEN_MIXERS, LinearAttention, MetaDownsample,
+                     PartialChannelBlock, PartialChannelStage, PartialDownsample, RecAttn2d,
+                     RecAttnBlock, RecConvBlock, RecNeXtStage, Stem, optimize_for_inference,
+                     reparameterize)
 
 # The 18 released architectures, every per-stage choice written out (as the official model_args).
 # Families and their per-stage keys:
 #   recconv (M series): RecConv token mixer with bilinear upsampling, recursion ``levels``.
+#       Optional token-mixer keys (the paper's ablations and RecConv variants; absent in the
+#       released archs), per stage or one value for all: ``kernel_sizes`` (odd, default 5),
+#       ``token_mixers`` ('recconv', 'recconv_group' = Variant A, 'recconv_split' = channel split
+#       / Variant B, 'dwconv' = one depthwise k x k conv), ``upsamples`` (None = the mixer's
+#       default, 'bilinear', 'nearest', 'maxunpool', 'convtranspose'; layers.MIXER_UPSAMPLES
+#       lists each mixer's choices) and ``aggregations`` ('add', or 'mul' with 'convtranspose').
 #   recattn (A series): one recursion level with linear attention at half resolution (nearest);
 #       ``num_heads`` attention heads, ``quadratic`` evaluation order.
 #   lsnet / lsnet_share_channel: stride-8 stem, RepVGG depthwise mixer and attention on
@@ -67,6 +74,8 @@ _REQUIRED_KEYS = {
 }
 _PER_STAGE_KEYS = ('depths', 'levels', 'mlp_ratios', 'split_rates', 'attentions', 'num_heads',
                    'quadratic', 'share_blocks')
+# The optional token-mixer keys of the recconv family and their defaults (the released RecConv).
+MIXER_KEYS = dict(kernel_sizes=5, token_mixers='recconv', upsamples=None, aggregations='add')
 
 
 def get_arch(arch: Union[str, dict]) -> dict:
@@ -104,6 +113,11 @@ def get_arch(arch: Union[str, dict]) -> dict:
         if key in arch and len(arch[key]) != num_stages:
             raise ValueError(f'arch[{key!r}] has {len(arch[key])} entries but embed_dims has '
                              f'{num_stages}.')
+    if family == 'recconv':
+        _check_mixer_keys(arch, num_stages)
+    elif any(k in arch for k in MIXER_KEYS):
+        raise ValueError(f'Token-mixer options {[k for k in MIXER_KEYS if k in arch]} apply to the '
+                         f'recconv family (M series) only; this arch is of family {family!r}.')
     bad = [a for a in arch.get('attentions', ()) if a not in ('recattn', 'linear')]
     if bad:
         raise ValueError(f"arch['attentions'] entries must be 'recattn' or 'linear', got {bad}.")
@@ -113,6 +127,72 @@ def get_arch(arch: Union[str, dict]) -> dict:
             raise ValueError(f'The {family} family doubles channels at each downsampling: '
                              f'embed_dims must be (C, 2C, 4C, ...), got {tuple(dims)}.')
     return arch
+
+
+def _check_mixer_keys(arch: dict, num_stages: int):
+    """Broadcasts single token-mixer options to per-stage tuples and validates each stage's
+    combination (by building nothing: the checks of :func:`~.layers.build_token_mixer`)."""
+    if not any(k in arch for k in MIXER_KEYS):
+        return  # the released RecConv; the arch dict stays as given
+    for key, default in MIXER_KEYS.items():
+        value = arch.get(key, default)
+        if value is None or isinstance(value, (int, str)):
+            value = (value, ) * num_stages
+        arch[key] = tuple(value)
+        if len(arch[key]) != num_stages:
+            raise ValueError(f'arch[{key!r}] has {len(arch[key])} entries but embed_dims has '
+                             f'{num_stages}; give one value per stage or a single value.')
+    for i in range(num_stages):
+        mixer, kernel = arch['token_mixers'][i], arch['kernel_sizes'][i]
+        upsample, aggregation = arch['upsamples'][i], arch['aggregations'][i]
+        where = f'stage {i}: '
+        if mixer not in MIXER_UPSAMPLES:
+            raise ValueError(f"{where}arch['token_mixers'] entry {mixer!r} is unknown; valid: "
+                             f'{", ".join(TOKEN_MIXERS)}.')
+        if not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"{where}arch['kernel_sizes'] entries must be odd positive ints, got "
+                             f'{kernel!r}.')
+        allowed = MIXER_UPSAMPLES[mixer]
+        if upsample is not None and upsample not in allowed:
+            hint = 'it has no upsampling: use None' if not allowed else f'valid: {", ".join(allowed)}'
+            raise ValueError(f"{where}token mixer {mixer!r} cannot take arch['upsamples'] entry "
+                             f'{upsample!r} ({hint}).')
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"{where}arch['aggregations'] entries must be one of {AGGREGATIONS}, "
+                             f'got {aggregation!r}.')
+        if aggregation == 'mul' and (mixer, upsample) != ('recconv', 'convtranspose'):
+            raise ValueError(f"{where}aggregation 'mul' is defined for token mixer 'recconv' with "
+                             f"upsample 'convtranspose' only, got {mixer!r} with {upsample!r}.")
+        halving = mixer in ('recconv_group', 'recconv_split')
+        level = arch['levels'][i]
+        if halving and (level < 1 or arch['embed_dims'][i] % 2**level):
+            raise ValueError(f'{where}token mixer {mixer!r} halves the channels at each of its '
+                             f'{level} levels: embed_dims[{i}] = {arch["embed_dims"][i]} must be a '
+                             f'multiple of 2**level = {2**level} (and level >= 1).')
+        if mixer == 'recconv' and upsample == 'convtranspose' and level < 1:
+            raise ValueError(f"{where}upsample 'convtranspose' needs a level >= 1, got {level}.")
+
+
+def _mixer_cfgs(arch: dict, strides: List[int]) -> List[Optional[dict]]:
+    """Per stage: the ``mixer_cfg`` of :class:`~.layers.RecConvBlock` (None: the released
+    RecConv) and its kernel size."""
+    num_stages = len(arch['embed_dims'])
+    if not any(k in arch for k in MIXER_KEYS):
+        return [None] * num_stages
+    # Transposed convs double maps exactly: every stage's map must halve `level` times evenly, so
+    # image sides must be multiples of the largest stride * 2**level (all powers of two).
+    multiple = max([s * 2**lv for s, lv, m, u in zip(strides, arch['levels'], arch['token_mixers'],
+                                                      arch['upsamples'])
+                    if m == 'recconv_group' or u == 'convtranspose' or
+                    (m == 'recconv_split' and u is None)] or [0])
+    cfgs = []
+    for i in range(num_stages):
+        cfg = dict(mixer=arch['token_mixers'][i], upsample=arch['upsamples'][i],
+                   aggregation=arch['aggregations'][i], image_multiple=multiple)
+        released = (cfg['mixer'], cfg['upsample'], cfg['aggregation']) in (
+            ('recconv', None, 'add'), ('recconv', 'bilinear', 'add'))
+        cfgs.append(None if released else cfg)
+    return cfgs
 
 
 def official_model_args(arch: Union[str, dict]) -> dict:
@@ -152,6 +232,9 @@ def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act
     stem = Stem(in_channels, dims[0], num_convs=3 if lsnet else 2,
                 final_act=lsnet and depths[0] == 0, bias=lsnet, **kw)
     rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
+    if family == 'recconv':
+        mixer_cfgs = _mixer_cfgs(arch, [stem.stride * 2**i for i in range(num_stages)])
+        kernels = arch.get('kernel_sizes', (5, ) * num_stages)
     stages, strides, stride, block_idx = [], [], stem.stride, 0
     for i in range(num_stages):
         dpr = rates[block_idx:block_idx + depths[i]]
@@ -168,8 +251,9 @@ def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act
             mlp_ratio = arch['mlp_ratio']
             downsample = MetaDownsample(dims[i - 1], mlp_ratio, **kw) if i else nn.Identity()
             if family == 'recconv':
-                blocks = [RecConvBlock(dims[i], mlp_ratio, level=arch['levels'][i], drop_path=dpr[j],
-                                       **kw) for j in range(depths[i])]
+                blocks = [RecConvBlock(dims[i], mlp_ratio, level=arch['levels'][i],
+                                       kernel_size=kernels[i], drop_path=dpr[j],
+                                       mixer_cfg=mixer_cfgs[i], **kw) for j in range(depths[i])]
             else:
                 blocks = [RecAttnBlock(dims[i], mlp_ratio, num_heads=arch['num_heads'][i],
                                        quadratic=arch['quadratic'][i], drop_path=dpr[j], **kw)

@@ -12,14 +12,24 @@ from typing import Dict, Tuple
 
 HERE = osp.dirname(osp.abspath(__file__))
 REFERENCE_JSON = osp.join(HERE, 'recnext_reference.json')
+# The official ablation logs' facts (tools/dev/make_ablation_facts.py).
+ABLATION_JSON = osp.join(HERE, 'ablation_logs.json')
 
-__all__ = ['REFERENCE_JSON', 'reference_facts', 'release_layout']
+__all__ = ['REFERENCE_JSON', 'ABLATION_JSON', 'reference_facts', 'ablation_logs', 'release_layout']
 
 
 @lru_cache(maxsize=None)
 def reference_facts() -> dict:
     """The contents of ``recnext_reference.json`` (variants, model card, measured counts)."""
     with open(REFERENCE_JSON) as f:
+        return json.load(f)
+
+
+@lru_cache(maxsize=None)
+def ablation_logs() -> dict:
+    """The contents of ``ablation_logs.json``: per official ablation log its row, input size,
+    ``n_parameters``, top-1 after 120 epochs and file name."""
+    with open(ABLATION_JSON) as f:
         return json.load(f)
 
 

@@ -1,0 +1,7 @@
+# RecNeXt-M1 ablation row `rec_7x7_nearest` at 224x224, 120 epochs on ImageNet-1K:
+# RecConv with 7x7 kernels, nearest upsampling.
+# Official log: logs/ablation/224/recnext_m1_120e_224x224_rec_7x7_nearest_7571.txt
+#   (5,948,456 parameters; top-1 75.674 at epoch 120, best 75.710).
+_base_ = ['./_base_/recnext_m1_120e.py']
+
+model = dict(backbone=dict(arch=dict(kernel_sizes=7, upsamples='nearest')))

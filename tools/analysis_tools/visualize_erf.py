@@ -1,0 +1,16 @@
+#!/usr/bin/env python
+"""Effective receptive field of a RecNeXt backbone as RepLKNet measures it: a heat-map PNG and the
+high-contribution area ratios at thresholds 0.2 / 0.3 / 0.5 / 0.99.
+
+    python tools/analysis_tools/visualize_erf.py m1 --toy 8 --size 512 --out erf_m1.png
+    python tools/analysis_tools/visualize_erf.py configs/classification/recnext_m3_in1k.py \\
+        --checkpoint recnext_m3_distill_300e.pth --images data/imagenet/val --num-images 50
+
+Options: ``--help``. The logic lives in :mod:`recnext_mm.analysis.erf`.
+"""
+import sys
+
+from recnext_mm.analysis.erf import main
+
+if __name__ == '__main__':
+    sys.exit(main())
