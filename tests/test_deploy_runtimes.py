@@ -111,3 +111,142 @@ def test_transposed_form_needs_bilinear_and_follows_dtype():
     x = torch.randn(1, 4, 16, 16, dtype=torch.bfloat16)
     with torch.no_grad():
         assert conv(x).shape == x.shape
+
+
+# ------------------------------------------------------------------------------ OpenVINO
+def _need_openvino():
+    pytest.importorskip('openvino', reason='the OpenVINO tests need openvino (.[openvino])')
+    from recnext_mm.analysis import openvino_runtime
+    return openvino_runtime
+
+
+@pytest.mark.parametrize('arch,target,via', [('m0', 'classifier', 'onnx'),
+                                             ('a0', 'backbone', 'torch'),
+                                             ('t_share_channel', 'classifier', 'onnx')])
+def test_openvino_fp32_matches_pytorch(arch, target, via):
+    """fp32 within 1e-4 (relative to each output's maximum) of the PyTorch deploy form, through
+    both converters, with the transposed-conv upsampling on where the arch has RecConv."""
+    ovr = _need_openvino()
+    from recnext_mm.analysis.onnx_export import build_deploy_model
+    model = build_deploy_model(arch, target)
+    set_transposed_upsampling(model, arch.startswith('m'))
+    runner = ovr.OpenVinoRunner(model, (96, 128), [1, 2], 'fp32', threads=1, via=via)
+    assert set(runner.precisions[1]) <= {'f32', 'i32', 'i64', 'dynamic'}  # nothing ran in bf16
+    x = torch.randn(2, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = model(x)
+    want = list(want) if isinstance(want, (tuple, list)) else [want]
+    got = runner(x)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert tuple(g.shape) == tuple(w.shape)
+        assert rel_diff(torch.from_numpy(g.copy()), w) <= 1e-4
+    with pytest.raises(ValueError, match='No OpenVINO model compiled for batch 3'):
+        runner(torch.randn(3, 3, 96, 128))
+
+
+def test_openvino_precisions_are_checked_not_assumed(monkeypatch):
+    ovr = _need_openvino()
+    with pytest.raises(ValueError, match='precision must be one of'):
+        ovr.check_precision('fp8')
+    monkeypatch.setattr(ovr, 'capabilities', lambda device='CPU': ['FP32', 'INT8'])
+    with pytest.raises(ValueError, match='does not list BF16'):
+        ovr.check_precision('bf16')
+    with pytest.raises(ValueError, match='does not list BF16'):
+        ovr.compile_model(None, 'bf16')
+
+
+def test_calibration_images_from_a_folder(tmp_path):
+    ovr = _need_openvino()
+    import cv2
+    import numpy as np
+    (tmp_path / 'a').mkdir()
+    img = np.full((40, 60, 3), (255, 0, 0), np.uint8)  # BGR blue
+    cv2.imwrite(str(tmp_path / 'a' / 'x.png'), img)
+    cv2.imwrite(str(tmp_path / 'y.jpg'), img)
+    arr = ovr.calibration_images(str(tmp_path), (32, 32))
+    assert arr.shape == (2, 3, 32, 32) and arr.dtype == np.float32
+    # RGB order, ImageNet mean / std: blue is channel 2
+    assert arr[0, 2].mean() == pytest.approx((255 - 103.53) / 57.375, abs=1e-3)
+    assert arr[0, 0].mean() == pytest.approx(-123.675 / 58.395, abs=1e-3)
+    toy = ovr.calibration_images(None, (32, 32), limit=12)
+    assert toy.shape == (12, 3, 32, 32) and np.isfinite(toy).all()
+    with pytest.raises(FileNotFoundError, match='no images'):
+        ovr.calibration_images(str(_empty_dir(tmp_path)), (32, 32))
+    with pytest.raises(FileNotFoundError, match='calibration folder not found'):
+        ovr.calibration_images(str(tmp_path / 'missing'), (32, 32))
+
+
+def _empty_dir(tmp_path):
+    d = tmp_path / 'empty'
+    d.mkdir()
+    return d
+
+
+# Tolerances of the reduced precisions on the trained toy classifier (120 validation images):
+# bf16 keeps 8 mantissa bits, so logits stay within 5e-2 of their maximum and top-1 moves by at
+# most 2.5 points (3 images); int8 (NNCF, 96 calibration images) within 5 points (6 images).
+BF16_TOP1_POINTS, INT8_TOP1_POINTS, BF16_LOGIT_REL = 2.5, 5.0, 5e-2
+
+
+def train_toy_classifier(root, steps=120, seed=0):
+    """A RecConv toy classifier trained for ``steps`` AdamW steps on the toy set of
+    recnext_mm.toy_data (6 classes, 480 training images, 64 px; one thread, which is the
+    fastest setting on a busy 2-core machine). Returns ``(deploy model, val inputs, val labels,
+    calibration inputs)``."""
+    import numpy as np
+    from recnext_mm import RecNeXtClassifier
+    from recnext_mm.analysis.openvino_runtime import calibration_images
+    from recnext_mm.toy_data.imagenet import TOY_CLASSES, make_toy_imagenet
+    make_toy_imagenet(str(root), seed=seed, train_per_class=80, val_per_class=20, size=72)
+
+    def split(name):
+        xs = [calibration_images(str(root / name / c), (64, 64), limit=None) for c in TOY_CLASSES]
+        return np.concatenate(xs), np.repeat(np.arange(len(TOY_CLASSES)), [len(x) for x in xs])
+
+    x_train, y_train = split('train')
+    x_val, y_val = split('val')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        arch = dict(family='recconv', embed_dims=(24, 48, 96, 192), depths=(1, 1, 2, 1),
+                    mlp_ratio=2)
+        model = RecNeXtClassifier(arch=arch, num_classes=len(TOY_CLASSES))
+        opt = torch.optim.AdamW(model.parameters(), lr=8e-3, weight_decay=0.05)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=8e-3, total_steps=steps,
+                                                    pct_start=0.1)
+        gen = torch.Generator().manual_seed(seed)
+        xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+        for step in range(steps):
+            idx = torch.randint(0, len(xt), (32,), generator=gen)
+            xb = xt[idx].flip(-1) if step % 2 else xt[idx]
+            loss = F.cross_entropy(model(xb), yt[idx], label_smoothing=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    finally:
+        torch.set_num_threads(threads)
+    calib = x_train[np.linspace(0, len(x_train) - 1, 96).round().astype(int)]
+    return model.eval().fuse(channels_last=False), x_val, y_val, calib
+
+
+@pytest.mark.slow
+def test_openvino_bf16_and_int8_on_the_trained_toy_classifier(tmp_path):
+    ovr = _need_openvino()
+    pytest.importorskip('nncf')
+    precisions = ['fp32', 'int8'] + (['bf16'] if 'BF16' in ovr.capabilities() else [])
+    model, x_val, y_val, calib = train_toy_classifier(tmp_path)
+    report = ovr.precision_report(model, x_val, y_val, calib, precisions, threads=1)
+    print('\n' + ovr.report_markdown(report, len(y_val)))
+    assert report['torch']['top1'] >= 50.0  # it learned (chance: 16.7%)
+    assert abs(report['fp32']['top1_change']) == 0.0 and report['fp32']['max_rel_diff'] <= 1e-4
+    assert abs(report['int8']['top1_change']) <= INT8_TOP1_POINTS
+    assert any(k in report['int8']['executed'] for k in ('i8', 'u8'))  # int8 kernels ran
+    if 'bf16' in report:
+        assert report['bf16']['executed'].get('bf16', 0) > 0
+        assert abs(report['bf16']['top1_change']) <= BF16_TOP1_POINTS
+        assert report['bf16']['max_rel_diff'] <= BF16_LOGIT_REL
+    with pytest.raises(ValueError, match='int8 needs calibration inputs'):
+        ovr.precision_report(model, x_val[:2], y_val[:2], None, ['int8'])

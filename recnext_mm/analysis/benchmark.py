@@ -9,6 +9,13 @@
     # ONNX Runtime beside torch eager, per-MAC latency relative to RepViT-M1.1
     python tools/analysis_tools/benchmark.py --models recnext_m3 recnext_a3 repvit_m1_1 \\
         --forms deploy --runtime eager onnxruntime --baseline repvit_m1_1 --threads 2 --batch 1
+    # OpenVINO fp32 / bf16 / int8 beside ORT, both upsampling forms of the M series
+    python tools/analysis_tools/benchmark.py --models recnext_m3 recnext_a3 repvit_m1_1 \\
+        --forms deploy --runtime onnxruntime openvino --ov-precision fp32 bf16 int8 \\
+        --upsample both --baseline repvit_m1_1 --threads 2 --batch 1
+    # the latency-versus-top-1 figure: every model of the published top-1 table
+    python tools/analysis_tools/benchmark.py --models @published --forms deploy \\
+        --runtime openvino --threads 2 --batch 1 --plot docs/images/latency_top1.png
 
 Model specs: an arch name (``m3``: the mmengine backbone), ``recnext_<arch>`` (the timm
 classifier), any timm model name (peers, built with ``pretrained=False``), a config file
@@ -29,7 +36,21 @@ by an ``InferenceSession`` with ``intra_op_num_threads`` = ``--threads``, one in
 sequential execution, all graph optimisations and spinning off
 (:mod:`recnext_mm.analysis.ort_runtime`). ONNX Runtime times the deploy form only; peers are
 exported the same way. ``--compile`` and ``--jit`` are shorthands for ``--runtime compile`` /
-``--runtime jit``.
+``--runtime jit``. ``openvino``: the deploy form converted by :mod:`recnext_mm.analysis.
+openvino_runtime` (``--ov-via torch``: ``openvino.convert_model`` on the module, or ``onnx``: the
+lean fixed-shape ONNX graph) and compiled for the CPU with ``INFERENCE_NUM_THREADS`` =
+``--threads``, the LATENCY hint and one stream, once per precision of ``--ov-precision``: fp32,
+bf16 (only where the CPU lists BF16 in ``OPTIMIZATION_CAPABILITIES``; otherwise an error, never
+a quiet fp32 run) and int8 (NNCF post-training quantization calibrated on ``--calibration``, by
+default the toy set of :mod:`recnext_mm.toy_data`). Rows are named ``openvino-<precision>`` and
+their notes list the precisions the compiled model executed, read from OpenVINO's runtime graph.
+
+Upsampling (``--upsample``, deploy form of the M series): ``interpolate`` (bilinear resizes),
+``transposed`` (each exact 2x upsampling as the fixed depthwise transposed conv of
+:mod:`recnext_mm.backbones.upsample`; identical outputs), ``both`` (each M model timed in both
+forms, the transposed one named ``<model>+tconv``) or ``auto`` (default: per runtime, the form
+recorded as faster in ``upsample.MEASURED_FASTER``). MACs are counted on the interpolation form, so
+both forms report the same work.
 
 Method: each model in each form and runtime is warmed up (``--warmup`` calls, plus the compilation with
 ``--compile``), then timed call by call. To give every model the same machine conditions the
@@ -46,6 +67,15 @@ and between runtimes, and with ``--baseline MODEL`` every model's ms per GMAC re
 model's (same runtime and batch, deploy form). ``--threads`` is applied with
 ``torch.set_num_threads`` (and ORT's intra-op threads) and reported. On CUDA every call is
 synchronised.
+
+Throughput against the hardware limit (on unless ``--peak-size 0``): one ``--peak-size``^3 matrix
+product per precision present in the run is timed in torch on the same threads
+(:mod:`recnext_mm.analysis.peak`), and every row gets its achieved GFLOP/s (2 x MACs / median) and
+that figure's fraction of the peak of its precision.
+
+``--plot PNG`` draws measured latency against the published ImageNet top-1 of
+``recnext_mm/reference/published_top1.json`` (one PNG per runtime; with several runtimes the
+runtime is appended to the name). Progress of the preparation and the timing rounds goes to stderr.
 """
 import argparse
 import os.path as osp
@@ -59,10 +89,17 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
+from ..backbones.recnext import get_arch
+from ..backbones.upsample import MEASURED_FASTER, set_transposed_upsampling
 from .models import (FORMS, ModelSpec, RecNeXt, base_environment, build, count_macs,
                      count_params, load_config, parse_shape, parse_spec, write_json)
-from .report import (RESULT_FIELDS, RUNTIMES, baseline_rows, markdown, ratio_rows,  # noqa: F401
-                     runtime_ratio_rows, timing_stats)
+from .report import RESULT_FIELDS, RUNTIMES as _REPORT_RUNTIMES  # noqa: F401
+from .report import baseline_rows, markdown, ratio_rows, runtime_ratio_rows, timing_stats
+
+# The runtimes of --runtime; 'openvino' expands to one row per --ov-precision (openvino-fp32 ...).
+RUNTIMES = tuple(dict.fromkeys(_REPORT_RUNTIMES + ('openvino',)))
+UPSAMPLE_CHOICES = ('auto', 'interpolate', 'transposed', 'both')
+_EXPORTED = ('onnxruntime', 'openvino')  # runtimes that time an exported deploy graph
 
 
 @dataclass
@@ -79,10 +116,11 @@ class Entry:
     run: Callable
     times: Dict[int, List[float]] = field(default_factory=dict)
     error: Optional[str] = None
+    upsample: Optional[str] = None  # 'transposed' when the M series' upsampling is the tconv form
 
     @property
     def label(self) -> str:
-        return self.spec.name
+        return self.spec.name + ('+tconv' if self.upsample == 'transposed' else '')
 
 
 def environment(device: torch.device) -> Dict:
@@ -134,10 +172,12 @@ def plan(models: List[str], forms: List[str], official_dir: Optional[str],
     triples, seen = [], set()
     for spec, form in pairs:
         for runtime in runtimes:
-            if runtime == 'onnxruntime' and (form != 'deploy' or spec.kind in ('config', 'official')):
+            exported = _runtime_base(runtime) in _EXPORTED
+            if exported and (form != 'deploy' or spec.kind in ('config', 'official')):
                 if form == 'deploy' or 'deploy' not in forms:
-                    print(f'[skip] {spec.name} ({form}, onnxruntime): ONNX Runtime times the deploy '
-                          f'form of backbones, classifiers and timm peers only.', file=sys.stderr)
+                    print(f'[skip] {spec.name} ({form}, {runtime}): the exported runtimes time the '
+                          f'deploy form of backbones, classifiers and timm peers only.',
+                          file=sys.stderr)
                 continue
             key = (spec.name, form, runtime)
             if key not in seen:
@@ -146,9 +186,51 @@ def plan(models: List[str], forms: List[str], official_dir: Optional[str],
     return triples
 
 
-def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device) -> Entry:
-    """Builds, counts and moves one entry to the device; compiled, TorchScript-frozen or exported
-    to ONNX (one graph per batch size) as its runtime asks."""
+def _runtime_base(runtime: str) -> str:
+    """'openvino-bf16' -> 'openvino'."""
+    return runtime.split('-', 1)[0]
+
+
+def expand_runtimes(runtimes: Sequence[str], ov_precisions: Sequence[str]) -> List[str]:
+    """The row runtimes: ``openvino`` becomes ``openvino-<precision>`` per precision."""
+    out: List[str] = []
+    for runtime in runtimes:
+        out += [f'openvino-{p}' for p in ov_precisions] if runtime == 'openvino' else [runtime]
+    return list(dict.fromkeys(out))
+
+
+def upsample_variants(spec: ModelSpec, form: str, runtime: str, choice: str) -> List[Optional[str]]:
+    """The upsampling forms to time for one (model, form, runtime): ``[None]`` where there is
+    no choice (no RecConv, not the deploy form), else 'interpolate' and/or 'transposed'."""
+    if form != 'deploy' or spec.kind not in ('backbone', 'classifier', 'config'):
+        return [None]
+    if spec.kind != 'config' and get_arch(spec.arch)['family'] != 'recconv':
+        return [None]
+    if choice == 'both':
+        return ['interpolate', 'transposed']
+    if choice == 'auto':
+        return ['transposed' if MEASURED_FASTER.get(_runtime_base(runtime)) else 'interpolate']
+    return [choice]
+
+
+_CALIBRATION_CACHE: Dict[tuple, object] = {}
+
+
+def _calibration(args, shape):
+    key = (args.calibration, tuple(shape), args.calibration_size)
+    if key not in _CALIBRATION_CACHE:
+        from .openvino_runtime import calibration_images
+        _CALIBRATION_CACHE[key] = calibration_images(args.calibration, tuple(shape),
+                                                     args.calibration_size)
+    return _CALIBRATION_CACHE[key]
+
+
+def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device,
+            upsample: Optional[str] = None) -> Entry:
+    """Builds, counts and moves one entry to the device; compiled, TorchScript-frozen, exported
+    to ONNX or converted to OpenVINO (one graph per batch size) as its runtime asks; with
+    ``upsample='transposed'`` the RecConv upsamplings take the transposed-conv form (after the
+    MACs are counted)."""
     shape = parse_shape(args.shape) or spec.default_shape
     built = build(spec, 'train' if form == 'official-impl' else form,
                   official_dir=args.official_dir, config_mode=args.config_mode,
@@ -160,6 +242,21 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
         except Exception as err:  # noqa: BLE001
             print(f'[warn] MACs of {spec.name} ({form}) not counted: {err}', file=sys.stderr)
     notes = built.notes + (f'; {args.config_mode}' if spec.kind == 'config' else '')
+    if upsample is not None:
+        switched = set_transposed_upsampling(built.module, upsample == 'transposed')
+        notes += f'; upsampling {upsample}' + (f' ({switched} RecConv)' if switched else '')
+    if runtime.startswith('openvino-'):
+        from .openvino_runtime import OpenVinoRunner, precision_summary
+        precision = runtime.split('-', 1)[1]
+        calib = _calibration(args, shape) if precision == 'int8' else None
+        run = OpenVinoRunner(built.module, shape, args.batch, precision, threads=args.threads,
+                             via=args.ov_via, calibration=calib)
+        ran = precision_summary(run.precisions[min(args.batch)])
+        notes += (f'; openvino via {args.ov_via}' + (f', NNCF int8 on {len(calib)} images'
+                                                    if calib is not None else '')
+                  + f'; executed layers: {ran}')
+        return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes,
+                     built.module, run, upsample=upsample)
     if runtime == 'onnxruntime':
         run = OrtBatchRunner(built.module, shape, args.batch, args.onnx_dir,
                              spec.name.replace('/', '_').replace(':', '_'), threads=args.threads,
@@ -167,7 +264,7 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
                              optimization=args.ort_opt)
         notes += f'; onnx opset {args.opset}, {"dynamic axes" if args.ort_dynamic else "fixed shape"}'
         return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes,
-                     built.module, run)
+                     built.module, run, upsample=upsample)
     module = built.module.to(device)
     if args.channels_last:
         module = module.to(memory_format=torch.channels_last)
@@ -189,7 +286,8 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
         example = make_input(1, shape, args, device)
         with torch.inference_mode():
             run = torch.jit.freeze(torch.jit.trace(module.eval(), example))
-    return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes, module, run)
+    return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes, module, run,
+                 upsample=upsample)
 
 
 def make_input(batch: int, shape, args, device) -> torch.Tensor:
@@ -229,6 +327,10 @@ def time_entries(entries: List[Entry], batch: int, args, device: torch.device):
                     _sync(device)
                     e.times[batch].append((time.perf_counter() - start) * 1e3)
             rounds += 1
+            if args.progress:
+                done = sum(len(e.times.get(batch, [])) for e in entries)
+                print(f'[timing] batch {batch}, round {rounds}: {len(live)} entries still running, '
+                      f'{done} calls timed', file=sys.stderr, flush=True)
             live = [e for e in live
                     if len(e.times[batch]) < args.max_repeats
                     and (len(e.times[batch]) < args.repeats
@@ -237,13 +339,16 @@ def time_entries(entries: List[Entry], batch: int, args, device: torch.device):
 
 def summarize(e: Entry, batch: int, args, device) -> Dict:
     """One result row (see ``RESULT_FIELDS``)."""
-    ort = e.runtime == 'onnxruntime'
+    ort = _runtime_base(e.runtime) in _EXPORTED  # an exported graph, run on the CPU
+    dtype = 'bf16-autocast' if args.bf16 and not ort else 'fp32'
+    if e.runtime.startswith('openvino-'):
+        dtype = e.runtime.split('-', 1)[1]
     row = dict(model=e.label, kind=e.spec.kind, form=e.form, runtime=e.runtime,
                input=list(e.shape), batch=batch,
                threads=(args.threads if ort else torch.get_num_threads())
                if device.type == 'cpu' or ort else None,
                device='cpu' if ort else str(device),
-               dtype='bf16-autocast' if args.bf16 and not ort else 'fp32',
+               dtype=dtype,
                channels_last=args.channels_last and not ort, compile=e.runtime == 'compile',
                jit=e.runtime == 'jit', params=e.params, gmacs=e.gmacs, notes=e.notes)
     times = e.times.get(batch) or []
@@ -288,6 +393,27 @@ def parse_args(argv=None):
     parser.add_argument('--ort-profile', type=int, metavar='N', default=0,
                         help='after timing, ORT profiler tables of each onnxruntime entry (first '
                              'batch size): the N op types of the optimised graph that take longest')
+    parser.add_argument('--ov-precision', nargs='+', choices=('fp32', 'bf16', 'int8'),
+                        default=['fp32'], help='OpenVINO precisions, one row each (default fp32)')
+    parser.add_argument('--ov-via', choices=('torch', 'onnx'), default='onnx',
+                        help='OpenVINO converter: openvino.convert_model on the module (torch) or '
+                             'the lean fixed-shape ONNX graph (onnx, default: measured faster, '
+                             'docs/deployment.md)')
+    parser.add_argument('--calibration', metavar='DIR',
+                        help='images calibrating OpenVINO int8 (default: the toy set, generated)')
+    parser.add_argument('--calibration-size', type=int, default=32,
+                        help='calibration images at most (default 32)')
+    parser.add_argument('--upsample', choices=UPSAMPLE_CHOICES, default='auto',
+                        help='M-series upsampling in the deploy form: bilinear resizes '
+                             '(interpolate), the exact transposed-conv form (transposed), both, or '
+                             'per runtime the measured faster one (auto, default)')
+    parser.add_argument('--peak-size', type=int, default=2048,
+                        help='side of the GEMM timed per precision for the peak (default 2048; '
+                             '0: no peak, no GFLOP/s fractions)')
+    parser.add_argument('--plot', metavar='PNG',
+                        help='write latency versus published top-1 (one PNG per runtime)')
+    parser.add_argument('--no-progress', dest='progress', action='store_false',
+                        help='no progress lines on stderr')
     parser.add_argument('--baseline', help='report ms/GMAC of every model relative to this one '
                                            '(deploy form, same runtime and batch)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed calls first (default 10)')
@@ -309,6 +435,11 @@ def parse_args(argv=None):
     parser.add_argument('--no-macs', action='store_true', help='skip the fvcore MAC counts')
     parser.add_argument('--out-json', help='write settings, environment and results here')
     args = parser.parse_args(argv)
+    if '@published' in args.models:
+        from .latency_plot import published_models
+        at = args.models.index('@published')
+        args.models = list(dict.fromkeys(args.models[:at] + published_models()
+                                         + args.models[at + 1:]))
     if min(args.batch) < 1 or args.repeats < 1 or args.block < 1:
         parser.error('--batch, --repeats and --block must be >= 1')
     runtimes = list(args.runtime or [])
@@ -327,6 +458,32 @@ def parse_args(argv=None):
                          f'({err})')
         if args.device != 'cpu':
             parser.error('--runtime onnxruntime runs on the CPU: use --device cpu')
+    if 'openvino' in args.runtime:
+        try:
+            from .openvino_runtime import check_precision, require_openvino
+            require_openvino()
+            if 'int8' in args.ov_precision:
+                from .openvino_runtime import require_nncf
+                require_nncf()
+            for precision in args.ov_precision:
+                check_precision(precision)
+        except (ImportError, ValueError) as err:
+            parser.error(f'--runtime openvino: {err}')
+        if args.ov_via == 'onnx':
+            try:
+                import onnx  # noqa: F401
+            except ImportError as err:
+                parser.error(f'--ov-via onnx needs onnx: pip install -e .[onnx] ({err})')
+        if args.device != 'cpu':
+            parser.error('--runtime openvino runs on the CPU here: use --device cpu')
+    if args.calibration and not osp.isdir(args.calibration):
+        parser.error(f'--calibration {args.calibration}: no such folder')
+    if args.peak_size < 0 or (0 < args.peak_size < 16):
+        parser.error('--peak-size must be 0 (off) or >= 16')
+    if args.upsample in ('transposed', 'both') and args.ort_dynamic:
+        parser.error('--upsample transposed/both needs fixed-shape graphs: drop --ort-dynamic '
+                     '(a traced size test holds for the traced size only)')
+    args.row_runtimes = expand_runtimes(args.runtime, args.ov_precision)
     return args
 
 
@@ -357,16 +514,23 @@ def main(argv=None) -> int:
 
 
 def _run(args, device: torch.device) -> int:
-    triples = plan(args.models, args.forms, args.official_dir, args.runtime)
+    runtimes = getattr(args, 'row_runtimes', None) or args.runtime
+    triples = plan(args.models, args.forms, args.official_dir, runtimes)
+    jobs = [(spec, form, runtime, up) for spec, form, runtime in triples
+            for up in upsample_variants(spec, form, runtime, args.upsample)]
     entries = []
-    for spec, form, runtime in triples:
+    for k, (spec, form, runtime, up) in enumerate(jobs):
+        if args.progress:
+            print(f'[prepare {k + 1}/{len(jobs)}] {spec.name} ({form}, {runtime}'
+                  f'{", upsampling " + up if up else ""})', file=sys.stderr, flush=True)
         try:
-            entries.append(prepare(spec, form, runtime, args, device))
+            entries.append(prepare(spec, form, runtime, args, device, upsample=up))
         except Exception as err:  # noqa: BLE001
             print(f'[error] {spec.name} ({form}, {runtime}): {type(err).__name__}: {err}',
                   file=sys.stderr)
             entries.append(Entry(spec, form, runtime, parse_shape(args.shape) or spec.default_shape,
-                                 0, None, '', None, None, error=f'{type(err).__name__}: {err}'))
+                                 0, None, '', None, None, error=f'{type(err).__name__}: {err}',
+                                 upsample=up))
     if args.interleave == 'all':
         groups = [entries]
     elif args.interleave == 'model':
@@ -377,16 +541,30 @@ def _run(args, device: torch.device) -> int:
         groups = list(groups.values())
     else:
         groups = [[e] for e in entries]
+    peaks: Dict[str, float] = {}
+    precisions = []
+    if args.peak_size:
+        from .peak import PEAK_PRECISIONS, measure_peaks, row_precision
+        precisions = [p for p in PEAK_PRECISIONS
+                      if any(row_precision(dict(runtime=e.runtime,
+                                                dtype='bf16' if args.bf16 else 'fp32')) == p
+                             for e in entries)]
+        peaks = measure_peaks(precisions, args.peak_size)  # before the models ...
     results = []
     for batch in args.batch:
         for group in groups:
             time_entries([e for e in group if e.run is not None], batch, args, device)
         results += [summarize(e, batch, args, device) for e in entries]
+    if args.peak_size:
+        from .peak import add_throughput, measure_peaks
+        after = measure_peaks(precisions, args.peak_size)  # ... and after: the best of both
+        peaks = {p: max(peaks.get(p, 0.), after.get(p, 0.)) for p in set(peaks) | set(after)}
+        add_throughput(results, peaks)
     ratios = ratio_rows(results)
-    runtime_ratios = runtime_ratio_rows(results, reference=args.runtime[0])
+    runtime_ratios = runtime_ratio_rows(results, reference=runtimes[0])
     baselines = baseline_rows(results, args.baseline) if args.baseline else []
     env = environment(device)
-    if 'onnxruntime' in args.runtime:
+    if 'onnxruntime' in runtimes:
         import onnx
         import onnxruntime
         env.update(onnxruntime=onnxruntime.__version__, onnx=onnx.__version__,
@@ -394,14 +572,29 @@ def _run(args, device: torch.device) -> int:
                                      execution_mode='sequential', graph_optimization=args.ort_opt,
                                      allow_spinning=0, opset=args.opset,
                                      graph='dynamic axes' if args.ort_dynamic else 'fixed shape'))
+    ov_text = ''
+    if any(r.startswith('openvino-') for r in runtimes):
+        import openvino
+
+        from .openvino_runtime import capabilities
+        env.update(openvino=openvino.__version__, openvino_capabilities=capabilities(),
+                   openvino_settings=dict(INFERENCE_NUM_THREADS=args.threads,
+                                          PERFORMANCE_HINT='LATENCY', NUM_STREAMS=1,
+                                          via=args.ov_via, precisions=list(args.ov_precision)))
+        ov_text = (f' (openvino {openvino.__version__} via {args.ov_via}, CPU capabilities '
+                   f'{" ".join(env["openvino_capabilities"])})')
+    env['peak_gflops'] = peaks
     print(f'torch {env["torch"]}, {env["cpu"]}, device {device}, threads {env["torch_threads"]}, '
           f'{"bf16 autocast" if args.bf16 else "fp32"}'
-          f'{", channels_last" if args.channels_last else ""}, runtimes {" ".join(args.runtime)}'
+          f'{", channels_last" if args.channels_last else ""}, runtimes {" ".join(runtimes)}'
           + (f' (onnxruntime {env["onnxruntime"]}, opset {args.opset}, optimisation {args.ort_opt}, '
-             f'spinning off)' if 'onnxruntime' in args.runtime else '')
-          + f', warmup {args.warmup}, repeats >= {args.repeats}, block {args.block}, '
-          f'interleave {args.interleave}\n')
+             f'spinning off)' if 'onnxruntime' in runtimes else '') + ov_text
+          + f', upsampling {args.upsample}, warmup {args.warmup}, repeats >= {args.repeats}, '
+          f'block {args.block}, interleave {args.interleave}\n')
     print(markdown(results, ratios, runtime_ratios, baselines))
+    if peaks:
+        from .peak import peak_markdown
+        print('\n' + peak_markdown(results, peaks, args.peak_size, args.threads))
     profiles = {}
     if args.ort_profile:
         from .ort_runtime import profile_markdown, profile_ops
@@ -416,11 +609,35 @@ def _run(args, device: torch.device) -> int:
             print(f'\nORT profile of {e.label} (batch {batch}, {e.shape[0]}x{e.shape[1]}, '
                   f'{args.threads} threads, optimisation {args.ort_opt}):\n')
             print(profile_markdown(prof))
+    plots = {}
+    if args.plot:
+        plots = write_plots(args.plot, results, runtimes, env, args)
     if args.out_json:
         write_json(args.out_json, dict(settings=vars(args), environment=env, results=results,
                                        ratios=ratios, runtime_ratios=runtime_ratios,
-                                       baseline=baselines, ort_profiles=profiles))
+                                       baseline=baselines, ort_profiles=profiles, plots=plots))
     return 1 if any(r.get('error') for r in results) else 0
+
+
+def write_plots(path: str, results: List[Dict], runtimes: Sequence[str], env: Dict, args) -> Dict:
+    """One latency-versus-top-1 PNG per runtime (``path``, or ``<stem>_<runtime>.png`` when
+    several runtimes ran); returns ``{png: points}``."""
+    from datetime import date
+
+    from .latency_plot import plot_latency_top1
+    stem, ext = osp.splitext(path)
+    written = {}
+    for runtime in runtimes:
+        png = path if len(runtimes) == 1 else f'{stem}_{runtime}{ext or ".png"}'
+        title = (f'{env["cpu"]}, {args.threads or env["torch_threads"]} threads, {runtime}, '
+                 f'deploy forms, {date.today().isoformat()}')
+        try:
+            written[png] = plot_latency_top1(results, runtime, png, title)
+        except ValueError as err:
+            print(f'[warn] {err}', file=sys.stderr)
+            continue
+        print(f'\nwrote {png} ({len(written[png])} models)')
+    return written
 
 
 class OrtBatchRunner:

@@ -133,11 +133,17 @@ def export(model: nn.Module, path: str, shape: Tuple[int, int] = (224, 224),
         str: ``path``.
 
     Raises:
-        ValueError: ``opset`` below :data:`MIN_OPSET`.
+        ValueError: ``opset`` below :data:`MIN_OPSET`; ``dynamic=True`` on a model whose RecConv
+            upsampling is in the transposed-conv form (the traced size test would hold for the
+            example size only).
     """
     if opset < MIN_OPSET:
         raise ValueError(f'opset {opset} < {MIN_OPSET}: Resize to runtime sizes (RecConv) needs '
                          f'opset >= {MIN_OPSET}.')
+    if dynamic and any(getattr(m, 'transposed_upsample', False) for m in model.modules()):
+        raise ValueError('A dynamic-axes graph needs the interpolation form of the RecConv '
+                         'upsampling: call recnext_mm.backbones.upsample.set_transposed_upsampling'
+                         '(model, False) first, or export one input size (dynamic=False).')
     import onnx
     model.eval()
     to_nchw(model)
