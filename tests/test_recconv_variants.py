@@ -142,6 +142,14 @@ def test_bad_token_mixer_options_are_named(options, message):
         RecNeXt(dict(TINY, **options), out_indices=(0, ))
 
 
+def test_official_constructor_arguments_refuse_variants():
+    from recnext_mm.backbones.recnext import official_model_args
+    assert official_model_args(dict(M1, levels=(4, 3, 2, 1))) == dict(
+        embed_dim=(48, 96, 192, 384), depth=(3, 3, 15, 2), mlp_ratio=2)
+    with pytest.raises(ValueError, match='official RecNext constructor has no token-mixer'):
+        official_model_args(dict(M1, kernel_sizes=7))
+
+
 def test_token_mixer_options_are_for_the_m_series_only():
     arch = dict(family='recattn', embed_dims=(16, 32), depths=(1, 1), mlp_ratio=2, kernel_sizes=3)
     with pytest.raises(ValueError, match=r"\['kernel_sizes'\] apply to the recconv family"):

@@ -200,6 +200,11 @@ def official_model_args(arch: Union[str, dict]) -> dict:
     comparisons with the official implementation: golden outputs, benchmarks)."""
     settings = get_arch(arch)
     family = settings['family']
+    if any(k in settings for k in MIXER_KEYS):
+        raise ValueError(f'The official RecNext constructor has no token-mixer options '
+                         f'{[k for k in MIXER_KEYS if k in settings]}: the RecConv variants exist '
+                         f'only as commented-out code there (see '
+                         f'tools/dev/make_official_variant_golden.py for how they are compared).')
     kwargs = dict(embed_dim=tuple(settings['embed_dims']), depth=tuple(settings['depths']))
     if family in ('recconv', 'recattn'):
         kwargs['mlp_ratio'] = settings['mlp_ratio']
