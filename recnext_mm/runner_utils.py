@@ -264,10 +264,12 @@ def train_main(argv=None):
             raise SystemExit(f'error: --bad-image-limit: {err}')
     if args.amp:
         optim = cfg.optim_wrapper
-        if optim.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+        kind = optim.get('type', 'OptimWrapper')
+        if kind in ('AmpOptimWrapper', 'AmpAGCOptimWrapper'):
             print('AMP is already enabled in the config.')
         else:
-            optim.type = 'AmpOptimWrapper'
+            # AGC needs the AMP wrapper that knows it (mmengine's refuses clip_grad type 'agc').
+            optim.type = 'AmpAGCOptimWrapper' if kind == 'AGCOptimWrapper' else 'AmpOptimWrapper'
             optim.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:

@@ -39,10 +39,13 @@ class ModelEMAHook(EMAHook):
 
     def before_run(self, runner) -> None:
         super().before_run(runner)
+        pending, self._pending_checkpoint = getattr(self, '_pending_checkpoint', None), None
         # mmengine's average replaces itself by the model at its first update; timm's ModelEma
         # starts from the model as built and averages from the first step on. Counting the copy
         # made here as that first step gives timm's values.
         self.ema_model.steps += 1
+        if pending is not None:
+            self.after_load_checkpoint(runner, pending)
 
     def _swap_if_evaluated(self):
         if self.evaluate_ema:
@@ -66,6 +69,11 @@ class ModelEMAHook(EMAHook):
         checkpoint['ema_state_dict'] = copy.deepcopy(self.ema_model.state_dict())
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not hasattr(self, 'ema_model'):
+            # Loaded before the run built the average (tools/test.py loads, then tests): the
+            # trained weights are evaluated, so only an evaluated EMA needs the checkpoint later.
+            self._pending_checkpoint = checkpoint if self.evaluate_ema else None
+            return
         if self.evaluate_ema:
             return super().after_load_checkpoint(runner, checkpoint)
         if runner._resume and 'ema_state_dict' in checkpoint:
