@@ -20,8 +20,12 @@ def read_version():
     return scope['__version__']
 
 
+MIM_TOOLS = ('train.py', 'test.py', 'dist_train.sh', 'dist_test.sh')
+
+
 class BuildPyWithConfigs(build_py):
-    """Adds the configs and the ``recnext_mm::`` start-up hook to non-editable builds."""
+    """Adds the configs, model index, mim tools, CITATION.cff and the ``recnext_mm::`` start-up
+    hook to non-editable builds."""
 
     def run(self):
         super().run()
@@ -31,9 +35,16 @@ class BuildPyWithConfigs(build_py):
         shutil.rmtree(configs, ignore_errors=True)
         shutil.copytree(os.path.join(HERE, 'configs'), configs,
                         ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
-        # mmengine looks up a model index first and falls back to .mim/configs/<path> without one.
-        with open(os.path.join(os.path.dirname(configs), 'model-index.yml'), 'w') as f:
-            f.write('Import: []\n')
+        # The model index (mim search, mmengine's get_config(..., pretrained=True)) and the tools
+        # `mim train/test recnext_mm CONFIG` runs; see tools/dev/make_metafiles.py.
+        mim = os.path.dirname(configs)
+        shutil.copyfile(os.path.join(HERE, 'model-index.yml'), os.path.join(mim, 'model-index.yml'))
+        tools = os.path.join(mim, 'tools')
+        os.makedirs(tools, exist_ok=True)
+        for name in MIM_TOOLS:
+            shutil.copy2(os.path.join(HERE, 'tools', name), os.path.join(tools, name))
+        shutil.copyfile(os.path.join(HERE, 'CITATION.cff'),
+                        os.path.join(self.build_lib, 'recnext_mm', 'CITATION.cff'))
         self.copy_file(os.path.join(HERE, 'recnext_mm', 'scope_hook.py'),
                        os.path.join(self.build_lib, 'recnext_mm_scope.py'))
         with open(os.path.join(self.build_lib, 'recnext_mm_scope.pth'), 'w') as f:
@@ -48,10 +59,17 @@ setup(
     if os.path.exists(os.path.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     license='MIT',
+    license_files=['LICENSE'],
+    project_urls={
+        'Paper': 'https://arxiv.org/abs/2412.19628',
+        'Official RecNeXt code': 'https://github.com/suous/RecNeXt',
+        'Released weights': 'https://github.com/suous/RecNeXt/releases',
+        'Hugging Face models': 'https://huggingface.co/suous',
+    },
     python_requires='>=3.9',
     packages=find_packages(include=['recnext_mm', 'recnext_mm.*']),
     package_data={'recnext_mm': ['reference/*.json', 'reference/*.md', 'reference/state_dict/*.txt',
-                                 'reference/fused_state_dict/*.txt']},
+                                 'reference/fused_state_dict/*.txt', 'templates/*.md']},
     cmdclass={'build_py': BuildPyWithConfigs},
     # Ranges that admit the tested stack. mmcv must be < 2.2 for mmdet 3.3 / mmseg 1.2 and is built
     # from source by tools/bootstrap.sh, so it is not a hard requirement of the package itself.
@@ -67,6 +85,10 @@ setup(
                'mmpretrain>=1.2.0,<1.3', 'ftfy', 'regex'],
         'tests': ['pytest>=8', 'fvcore', 'matplotlib'],
         'onnx': ['onnx>=1.16', 'onnxruntime>=1.18'],
+        # Pinned as tested (requirements/hub.txt; tools/setup_hub_env.sh): TimmWrapper / pipeline().
+        'hub': ['transformers==5.23.0', 'huggingface_hub>=1.31', 'safetensors'],
+        # mim needs pkg_resources; opendatalab 0.0.10 would pull openxlab, which pins setuptools 60.
+        'mim': ['openmim==0.3.9', 'opendatalab==0.0.9', 'setuptools<81'],
     },
     classifiers=[
         'Programming Language :: Python :: 3',
