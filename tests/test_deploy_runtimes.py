@@ -250,3 +250,83 @@ def test_openvino_bf16_and_int8_on_the_trained_toy_classifier(tmp_path):
         assert report['bf16']['max_rel_diff'] <= BF16_LOGIT_REL
     with pytest.raises(ValueError, match='int8 needs calibration inputs'):
         ovr.precision_report(model, x_val[:2], y_val[:2], None, ['int8'])
+
+
+# ------------------------------------------------------------------ benchmark integration
+@pytest.mark.slow
+def test_benchmark_openvino_upsample_peak_and_plot(tmp_path, capsys):
+    """One tiny run: eager and OpenVINO (fp32 and int8 on the toy set, ONNX converter) in
+    the same rounds, both upsampling forms of the M series, GFLOP/s against the GEMM peak, and
+    the latency-versus-top-1 PNG of each runtime with the published figures as y."""
+    _need_openvino()
+    pytest.importorskip('nncf')
+    from recnext_mm.analysis import benchmark
+    from recnext_mm.analysis.latency_plot import load_top1
+    out, png = tmp_path / 'b.json', tmp_path / 'plot.png'
+    code = benchmark.main(['--models', 'recnext_m0', 'repvit_m0_9', '--forms', 'deploy',
+                           '--runtime', 'eager', 'openvino', '--ov-precision', 'fp32', 'int8',
+                           '--ov-via', 'onnx', '--upsample', 'both', '--shape', '64',
+                           '--batch', '1', '--repeats', '2', '--warmup', '1', '--block', '1',
+                           '--threads', '1', '--peak-size', '128', '--calibration-size', '4',
+                           '--plot', str(png), '--out-json', str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    rows = {(r['model'], r['runtime']): r for r in data['results']}
+    runtimes = {'eager', 'openvino-fp32', 'openvino-int8'}
+    assert {rt for _, rt in rows} == runtimes
+    assert {m for m, _ in rows} == {'recnext_m0', 'recnext_m0+tconv', 'repvit_m0_9'}
+    assert 'upsampling transposed (14 RecConv)' in rows[('recnext_m0+tconv', 'eager')]['notes']
+    assert 'via onnx' in rows[('recnext_m0', 'openvino-fp32')]['notes']
+    assert 'i8' in rows[('recnext_m0', 'openvino-int8')]['notes']  # the executed precisions
+    peaks = data['environment']['peak_gflops']
+    assert set(peaks) == {'fp32', 'int8'} and all(v > 0 for v in peaks.values())
+    for r in data['results']:
+        assert r['gflops'] == pytest.approx(2 * r['gmacs'] / (r['median_ms'] / 1e3))
+        assert r['peak_fraction'] == pytest.approx(r['gflops'] / peaks[r['precision']])
+    # the same MACs for both upsampling forms (counted on the interpolation form)
+    assert rows[('recnext_m0+tconv', 'eager')]['gmacs'] == rows[('recnext_m0', 'eager')]['gmacs']
+    table = {m['model']: m['top1'] for m in load_top1()['models']}
+    pngs = data['plots']
+    assert len(pngs) == len(runtimes)
+    for path, points in pngs.items():
+        with open(path, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+        assert {p['model'] for p in points} == {'recnext_m0', 'repvit_m0_9'}
+        for p in points:
+            assert p['top1'] == table[p['model']]
+    printed = capsys.readouterr().out
+    assert 'Measured peak (128^3 GEMM' in printed and 'fraction of peak' in printed
+
+
+def test_published_top1_table_has_sources_and_every_series():
+    from recnext_mm.analysis.latency_plot import load_top1
+    from recnext_mm.reference import REFERENCE_JSON
+    table = load_top1()
+    assert set(table['sources']) == {m['source'] for m in table['models']}
+    assert {m['series'] for m in table['models']} == {
+        'RecNeXt-M', 'RecNeXt-A', 'RepViT', 'FastViT', 'EfficientFormerV2', 'MobileNetV4'}
+    with open(REFERENCE_JSON, encoding='utf-8') as f:
+        variants = json.load(f)['variants']
+    import timm
+    for m in table['models']:
+        assert 50 < m['top1'] < 90 and m['eval_size'] in (224, 256)
+        if m['source'] == 'recnext':  # the model card's distilled figure, as recorded
+            assert m['top1'] == variants[m['model'][len('recnext_'):]]['seed_table']['top1_dist']
+        else:
+            assert timm.is_model(m['model']) and m['weights'].startswith(m['model'] + '.')
+
+
+def test_benchmark_rejects_bad_deploy_options(tmp_path):
+    from recnext_mm.analysis import benchmark
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--models', 'recnext_m0', '--runtime', 'onnxruntime',
+                              '--upsample', 'both', '--ort-dynamic'])
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--models', 'recnext_m0', '--calibration', str(tmp_path / 'none')])
+    from recnext_mm.analysis.onnx_export import build_deploy_model, export
+    model = build_deploy_model('m0', 'backbone')
+    set_transposed_upsampling(model)
+    with pytest.raises(ValueError, match='dynamic-axes graph needs the interpolation form'):
+        export(model, str(tmp_path / 'x.onnx'), (64, 64), dynamic=True)
+    assert benchmark.expand_runtimes(['eager', 'openvino'], ['fp32', 'bf16'], ['onnx', 'torch']) \
+        == ['eager', 'openvino-fp32', 'openvino-bf16', 'openvino-fp32-torch', 'openvino-bf16-torch']

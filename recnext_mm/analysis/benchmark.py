@@ -191,12 +191,24 @@ def _runtime_base(runtime: str) -> str:
     return runtime.split('-', 1)[0]
 
 
-def expand_runtimes(runtimes: Sequence[str], ov_precisions: Sequence[str]) -> List[str]:
-    """The row runtimes: ``openvino`` becomes ``openvino-<precision>`` per precision."""
+def expand_runtimes(runtimes: Sequence[str], ov_precisions: Sequence[str],
+                    ov_vias: Sequence[str] = ('onnx',)) -> List[str]:
+    """The row runtimes: ``openvino`` becomes ``openvino-<precision>`` per precision (through
+    the first converter of ``ov_vias``) and ``openvino-<precision>-<via>`` for the others."""
     out: List[str] = []
     for runtime in runtimes:
-        out += [f'openvino-{p}' for p in ov_precisions] if runtime == 'openvino' else [runtime]
+        if runtime != 'openvino':
+            out.append(runtime)
+            continue
+        for k, via in enumerate(ov_vias):
+            out += [f'openvino-{p}' + (f'-{via}' if k else '') for p in ov_precisions]
     return list(dict.fromkeys(out))
+
+
+def _openvino_parts(runtime: str, args) -> tuple:
+    """'openvino-bf16-torch' -> ('bf16', 'torch'); without a converter the first --ov-via."""
+    parts = runtime.split('-')
+    return parts[1], parts[2] if len(parts) > 2 else args.ov_via[0]
 
 
 def upsample_variants(spec: ModelSpec, form: str, runtime: str, choice: str) -> List[Optional[str]]:
@@ -247,12 +259,12 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
         notes += f'; upsampling {upsample}' + (f' ({switched} RecConv)' if switched else '')
     if runtime.startswith('openvino-'):
         from .openvino_runtime import OpenVinoRunner, precision_summary
-        precision = runtime.split('-', 1)[1]
+        precision, via = _openvino_parts(runtime, args)
         calib = _calibration(args, shape) if precision == 'int8' else None
         run = OpenVinoRunner(built.module, shape, args.batch, precision, threads=args.threads,
-                             via=args.ov_via, calibration=calib)
+                             via=via, calibration=calib)
         ran = precision_summary(run.precisions[min(args.batch)])
-        notes += (f'; openvino via {args.ov_via}' + (f', NNCF int8 on {len(calib)} images'
+        notes += (f'; openvino via {via}' + (f', NNCF int8 on {len(calib)} images'
                                                     if calib is not None else '')
                   + f'; executed layers: {ran}')
         return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes,
@@ -342,7 +354,7 @@ def summarize(e: Entry, batch: int, args, device) -> Dict:
     ort = _runtime_base(e.runtime) in _EXPORTED  # an exported graph, run on the CPU
     dtype = 'bf16-autocast' if args.bf16 and not ort else 'fp32'
     if e.runtime.startswith('openvino-'):
-        dtype = e.runtime.split('-', 1)[1]
+        dtype = _openvino_parts(e.runtime, args)[0]
     row = dict(model=e.label, kind=e.spec.kind, form=e.form, runtime=e.runtime,
                input=list(e.shape), batch=batch,
                threads=(args.threads if ort else torch.get_num_threads())
@@ -395,10 +407,11 @@ def parse_args(argv=None):
                              'batch size): the N op types of the optimised graph that take longest')
     parser.add_argument('--ov-precision', nargs='+', choices=('fp32', 'bf16', 'int8'),
                         default=['fp32'], help='OpenVINO precisions, one row each (default fp32)')
-    parser.add_argument('--ov-via', choices=('torch', 'onnx'), default='onnx',
+    parser.add_argument('--ov-via', nargs='+', choices=('torch', 'onnx'), default=['onnx'],
                         help='OpenVINO converter: openvino.convert_model on the module (torch) or '
                              'the lean fixed-shape ONNX graph (onnx, default: measured faster, '
-                             'docs/deployment.md)')
+                             'docs/deployment.md); several: rows openvino-<precision>-<via> for '
+                             'all but the first')
     parser.add_argument('--calibration', metavar='DIR',
                         help='images calibrating OpenVINO int8 (default: the toy set, generated)')
     parser.add_argument('--calibration-size', type=int, default=32,
@@ -469,7 +482,7 @@ def parse_args(argv=None):
                 check_precision(precision)
         except (ImportError, ValueError) as err:
             parser.error(f'--runtime openvino: {err}')
-        if args.ov_via == 'onnx':
+        if 'onnx' in args.ov_via:
             try:
                 import onnx  # noqa: F401
             except ImportError as err:
@@ -483,7 +496,8 @@ def parse_args(argv=None):
     if args.upsample in ('transposed', 'both') and args.ort_dynamic:
         parser.error('--upsample transposed/both needs fixed-shape graphs: drop --ort-dynamic '
                      '(a traced size test holds for the traced size only)')
-    args.row_runtimes = expand_runtimes(args.runtime, args.ov_precision)
+    args.ov_via = list(dict.fromkeys(args.ov_via))
+    args.row_runtimes = expand_runtimes(args.runtime, args.ov_precision, args.ov_via)
     return args
 
 
@@ -580,8 +594,9 @@ def _run(args, device: torch.device) -> int:
         env.update(openvino=openvino.__version__, openvino_capabilities=capabilities(),
                    openvino_settings=dict(INFERENCE_NUM_THREADS=args.threads,
                                           PERFORMANCE_HINT='LATENCY', NUM_STREAMS=1,
-                                          via=args.ov_via, precisions=list(args.ov_precision)))
-        ov_text = (f' (openvino {openvino.__version__} via {args.ov_via}, CPU capabilities '
+                                          via=list(args.ov_via),
+                                          precisions=list(args.ov_precision)))
+        ov_text = (f' (openvino {openvino.__version__} via {"/".join(args.ov_via)}, CPU capabilities '
                    f'{" ".join(env["openvino_capabilities"])})')
     env['peak_gflops'] = peaks
     print(f'torch {env["torch"]}, {env["cpu"]}, device {device}, threads {env["torch_threads"]}, '

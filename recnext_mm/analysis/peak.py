@@ -25,9 +25,9 @@ PEAK_PRECISIONS = ('fp32', 'bf16', 'int8')
 def row_precision(row: Dict) -> str:
     """The arithmetic precision of a benchmark row: fp32, bf16 or int8."""
     runtime = str(row.get('runtime', 'eager'))
-    if runtime.endswith('-int8'):
+    if '-int8' in runtime:
         return 'int8'
-    if runtime.endswith('-bf16') or 'bf16' in str(row.get('dtype', '')):
+    if '-bf16' in runtime or 'bf16' in str(row.get('dtype', '')):
         return 'bf16'
     return 'fp32'
 
