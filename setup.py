@@ -85,6 +85,9 @@ setup(
                'mmpretrain>=1.2.0,<1.3', 'ftfy', 'regex'],
         'tests': ['pytest>=8', 'fvcore', 'matplotlib'],
         'onnx': ['onnx>=1.16', 'onnxruntime>=1.18'],
+        # Deployment runtimes (docs/deployment.md): OpenVINO with NNCF int8, Core ML conversion.
+        'openvino': ['openvino>=2024.0', 'nncf>=2.10', 'onnx>=1.16'],
+        'coreml': ['coremltools>=8.0'],
         # Pinned as tested (requirements/hub.txt; tools/setup_hub_env.sh): TimmWrapper / pipeline().
         'hub': ['transformers==5.23.0', 'huggingface_hub>=1.31', 'safetensors'],
         # mim needs pkg_resources; opendatalab 0.0.10 would pull openxlab, which pins setuptools 60.
