@@ -2,6 +2,7 @@
 deploy folding, TorchScript / fx / ONNX, equality with the official definitions, the ablation
 configs' parameter counts, and the variants in the dense-task configs."""
 import copy
+import functools
 import glob
 import os.path as osp
 import re
@@ -267,7 +268,9 @@ def _config_path(row):
     return osp.join(ABLATION_DIR, f"recnext_m1_120e_{h}x{w}_{row['row']}.py")
 
 
+@functools.lru_cache(maxsize=None)
 def _config(path):
+    """A parsed config, once per path (callers copy before changing it)."""
     from mmengine.config import Config
     import recnext_mm  # noqa: F401
     return Config.fromfile(path)
@@ -289,7 +292,7 @@ def test_ablation_config_has_the_logged_parameter_count(row):
     """Trainable parameters of the config's classifier (1000 classes), as the official main.py
     counts them, against the official network with the row's official token mixer (recorded by
     tools/dev/make_official_variant_golden.py) and the log's n_parameters."""
-    cfg = _config(_config_path(row))
+    cfg = copy.deepcopy(_config(_config_path(row)))
     assert cfg.train_cfg.max_epochs == 120
     model = build_cfg_model(cfg)
     count = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -305,6 +308,29 @@ def test_ablation_config_has_the_logged_parameter_count(row):
         assert sum(p.numel() for p in build_cfg_model(split).parameters()) == row['n_parameters']
     else:
         assert count == row['n_parameters']
+
+
+def _row_arch(name):
+    """The backbone arch of an ablation row's config (any size: the network is the same)."""
+    if name == 'split_interp_5x5':  # the network whose count the convtrans_5x5 log reports
+        return dict(_row_arch('rec_5x5'), token_mixers='recconv_split', upsamples='bilinear')
+    row = next(r for r in DEFINED if r['row'] == name)
+    return _config(_config_path(row)).model.backbone.arch.to_dict()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', list(GOLDEN['ablation_official_networks']))
+def test_ablation_network_equals_the_official_network_with_that_token_mixer(name):
+    """The whole M1 of each row against the official network with the row's official token
+    mixer (same seeded weights of the same layout; logits at 128x128, eval mode)."""
+    from recnext_mm.analysis.variant_golden import NETWORK_INPUT, layout_digest
+    golden = GOLDEN['ablation_official_networks'][name]
+    model = RecNeXtClassifier(arch=_row_arch(name), num_classes=1000)
+    assert layout_digest(model) == golden['layout_sha']  # the official names, shapes and order
+    model.load_state_dict(seeded_state_dict(layout_of(model)), strict=True)
+    with torch.no_grad():
+        logits = model.eval()(case_input(NETWORK_INPUT, seed=1))[0]
+    assert rel_diff(logits, golden['logits']) < 1e-4
 
 
 def test_ablation_recipe_is_the_base_recipe_over_120_epochs_at_the_row_size():
@@ -339,7 +365,7 @@ def test_ablation_recipe_is_the_base_recipe_over_120_epochs_at_the_row_size():
 
 @pytest.mark.slow
 def test_transposed_ablation_row_runs_at_its_size_and_names_the_others():
-    cfg = _config(_config_path(next(r for r in DEFINED if r['row'] == 'rec_convtrans_7x7_split')))
+    cfg = copy.deepcopy(_config(_config_path(next(r for r in DEFINED if r['row'] == 'rec_convtrans_7x7_split'))))
     model = build_cfg_model(cfg).eval()
     with torch.no_grad():
         feats = model.extract_feat(torch.randn(1, 3, 384, 384))
@@ -360,7 +386,7 @@ DENSE = {
 def test_dense_config_with_a_recconv_variant_trains_a_few_iterations(task):
     from test_detection import _det_batch  # the detection tests' one-image batch
     from utils import seg_batch
-    cfg = _config(DENSE[task])
+    cfg = copy.deepcopy(_config(DENSE[task]))
     backbone = cfg.model.backbone
     assert backbone.type == 'RecNeXt' and backbone.arch['kernel_sizes'] == 7
     assert backbone.init_cfg is None  # no ImageNet weights for this variant (see the config)

@@ -8,6 +8,7 @@ module's own layout), runs a fixed input and saves the parameter layout and samp
 :func:`~recnext_mm.backbones.layers.build_token_mixer`, loads the same weights strictly and compares.
 Both sides take the cases from :data:`VARIANT_CASES`.
 """
+import hashlib
 import os.path as osp
 from typing import Dict, List, Tuple
 
@@ -70,6 +71,12 @@ def layout_of(module: torch.nn.Module) -> Dict[str, List[int]]:
     return {k: list(v.shape) for k, v in module.state_dict().items()}
 
 
+def layout_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of a module's ordered ``key shape`` lines: equal digests mean equal seeded weights."""
+    text = '\n'.join(f'{k} {tuple(v)}' for k, v in layout_of(module).items())
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def record(module: torch.nn.Module, shape) -> dict:
     """Loads the seeded weights of ``module``'s layout into it and returns its golden entry:
     ``layout``, ``output_shape`` and 512 sampled output values."""
@@ -101,3 +108,5 @@ ABLATION_OFFICIAL: Dict[str, Tuple[str, dict]] = {
 }
 # The official RecNeXt-M1 of the ablations (model/recnext.py: recnext_m1, levels 4 - stage).
 OFFICIAL_M1_ARGS = dict(embed_dim=(48, 96, 192, 384), depth=(3, 3, 15, 2), num_classes=1000)
+# The input of the whole-network comparison: a side every row takes (transposed convs: 64 m).
+NETWORK_INPUT = (1, 3, 128, 128)

@@ -14,6 +14,9 @@ simplest modification ...``), a syntax error; the ``.`` is dropped, nothing else
 For each case of ``recnext_mm.analysis.variant_golden.VARIANT_CASES``: the official module with
 deterministic weights of its own layout, its fixed input, and its sampled outputs are saved to
 ``tests/data/official_variants.pt`` (the layout too, so the test checks our parameter names).
+For each ablation row (``ABLATION_OFFICIAL``): the official RecNeXt-M1 network (the official file
+itself, imported from ``--scratch``) with the row's official token mixer: its parameter count and
+the logits of seeded weights of its layout (with the layout's digest).
 
     git clone https://github.com/suous/RecNeXt /tmp/RecNeXt   # or any copy of model/recnext.py
     python tools/dev/make_official_variant_golden.py --official-file /tmp/RecNeXt/model/recnext.py
@@ -25,11 +28,14 @@ import os
 import os.path as osp
 import re
 import sys
+from typing import Tuple
 
 import torch
 
-from recnext_mm.analysis.variant_golden import (ABLATION_OFFICIAL, OFFICIAL_M1_ARGS, VARIANT_CASES,
-                                                VARIANT_GOLDEN, record)
+from recnext_mm.analysis.golden import seeded_state_dict
+from recnext_mm.analysis.variant_golden import (ABLATION_OFFICIAL, NETWORK_INPUT, OFFICIAL_M1_ARGS,
+                                                VARIANT_CASES, VARIANT_GOLDEN, case_input,
+                                                layout_digest, layout_of, record)
 
 HEADER = ('import operator\nfrom typing import List, Tuple\n\nimport torch\nimport torch.nn as nn\n\n')
 # The leading comment of each commented-out block -> the name used in VARIANT_CASES.
@@ -85,11 +91,16 @@ def official_module(classes: dict, kind: str, channels: int, kwargs: dict) -> to
     return classes[kind](channels, **kwargs)
 
 
-def official_network_counts(official_file: str, scratch: str, classes: dict) -> dict:
-    """Trainable parameters (the official main.py's count) of the official RecNeXt-M1 with each
-    ablation row's token mixer: the official network with its ``RecConv2d`` name bound to the
-    row's official definition (its blocks call ``RecConv2d(channels, level=4 - stage,
-    kernel_size=5)``; the row's kernel replaces the 5)."""
+def official_networks(official_file: str, scratch: str, classes: dict) -> Tuple[dict, dict]:
+    """Per ablation row, the official RecNeXt-M1 with the row's token mixer: the official network
+    with its ``RecConv2d`` name bound to the row's official definition (its blocks call
+    ``RecConv2d(channels, level=4 - stage, kernel_size=5)``; the row's kernel replaces the 5).
+
+    Returns:
+        tuple: ``{row: trainable parameters}`` (the official main.py's count) and ``{row:
+        {'layout_sha': ..., 'logits': ...}}``: the logits (eval mode) of the seeded weights of
+        the network's own layout on the fixed input of shape ``NETWORK_INPUT``.
+    """
     import shutil
     path = osp.join(scratch, 'official_recnext_network.py')
     shutil.copy(official_file, path)
@@ -97,7 +108,7 @@ def official_network_counts(official_file: str, scratch: str, classes: dict) -> 
     network = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = network  # timm's register_model looks its module up there
     spec.loader.exec_module(network)  # registers its timm names in this process only
-    counts = {}
+    counts, outputs = {}, {}
     for row, (kind, kwargs) in ABLATION_OFFICIAL.items():
         def mixer(channels, level, kernel_size, kind=kind, kwargs=kwargs):
             return official_module(classes, kind, channels, dict(kwargs, level=level)
@@ -105,8 +116,13 @@ def official_network_counts(official_file: str, scratch: str, classes: dict) -> 
         network.RecConv2d = mixer
         model = network.RecNext(**OFFICIAL_M1_ARGS)
         counts[row] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        print(f'official M1 {row}: {counts[row]:,} parameters')
-    return counts
+        model.load_state_dict(seeded_state_dict(layout_of(model)), strict=True)
+        with torch.no_grad():
+            logits = model.eval()(case_input(NETWORK_INPUT, seed=1))[0].clone()
+        outputs[row] = dict(layout_sha=layout_digest(model), logits=logits)
+        print(f'official M1 {row}: {counts[row]:,} parameters, logits |max| '
+              f'{float(logits.abs().max()):.3f}')
+    return counts, outputs
 
 
 def main():
@@ -127,8 +143,8 @@ def main():
         golden[case] = record(module, shape)
         print(f'{case}: {type(module).__module__}, output {golden[case]["output_shape"]}, '
               f'|max| {float(golden[case]["output"].abs().max()):.3f}')
-    golden['ablation_official_params'] = official_network_counts(args.official_file, args.scratch,
-                                                                 classes)
+    golden['ablation_official_params'], golden['ablation_official_networks'] = official_networks(
+        args.official_file, args.scratch, classes)
     torch.save(golden, args.out)
     print('wrote', args.out, f'({osp.getsize(args.out)} bytes)')
 
