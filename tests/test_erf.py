@@ -133,6 +133,9 @@ def test_input_gradient_is_the_relu_of_the_central_pixels_gradient():
     expected = torch.zeros(9, 9)
     expected[4, 4] = 6.0  # 2 images x 3 channels
     assert torch.equal(g, expected)
+    with pytest.raises(ValueError, match=r'--stage 1 is out of range: the backbone returns 1 '
+                                         r'stage outputs \(valid: -1..0\)'):
+        erf.input_gradient(Identity(), x, stage=1)
 
 
 # ---------------------------------------------------------------------------------- the tool

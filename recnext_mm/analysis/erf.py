@@ -141,7 +141,11 @@ def input_gradient(backbone: nn.Module, x: torch.Tensor, stage: int = -1) -> tor
     the batch and the colour channels (``H x W``)."""
     x = x.detach().clone().requires_grad_(True)
     out = backbone(x)
-    out = out[stage] if isinstance(out, (tuple, list)) else out
+    if isinstance(out, (tuple, list)):
+        if not -len(out) <= stage < len(out):
+            raise ValueError(f'--stage {stage} is out of range: the backbone returns {len(out)} '
+                             f'stage outputs (valid: {-len(out)}..{len(out) - 1}).')
+        out = out[stage]
     h, w = out.shape[-2:]
     central = F.relu(out[:, :, h // 2, w // 2]).sum()
     grad, = torch.autograd.grad(central, x)
