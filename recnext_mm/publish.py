@@ -200,16 +200,25 @@ def benchmark_figures(path: Optional[str], model_name: str) -> Tuple[str, str]:
     return latency, throughput
 
 
+_COUNTS: Dict[tuple, Dict[str, str]] = {}
+
+
 def _count(model, arch: str) -> Dict[str, str]:
+    """Params (training and fused form) and fused-form MACs of ``model``; they depend on the
+    architecture, classes and input size only, so they are counted once per such key."""
     import copy
 
     from .analysis.models import count_macs, count_params
-    fused = copy.deepcopy(model).eval()
-    fused.switch_to_deploy(official_graph=True)
-    size = model.pretrained_cfg.get('input_size', (3, 224, 224))
-    macs = count_macs(fused, torch.randn(1, *size))
-    return dict(params_train=f'{count_params(model):,}', params_fused=f'{count_params(fused):,}',
-                macs=f'{macs:,} ({macs / 1e9:.2f} G)')
+    size = tuple(model.pretrained_cfg.get('input_size', (3, 224, 224)))
+    key = (arch, model.num_classes, size)
+    if key not in _COUNTS:
+        fused = copy.deepcopy(model).eval()
+        fused.switch_to_deploy(official_graph=True)
+        macs = count_macs(fused, torch.randn(1, *size))
+        _COUNTS[key] = dict(params_train=f'{count_params(model):,}',
+                            params_fused=f'{count_params(fused):,}',
+                            macs=f'{macs:,} ({macs / 1e9:.2f} G)')
+    return _COUNTS[key]
 
 
 def render_model_card(model, arch: str, distillation: bool, repo_id: str, *,
