@@ -343,7 +343,8 @@ def push_hub_folder(folder: str, repo_id: str, private: bool = False,
     from huggingface_hub import HfApi
     for name in ('config.json', 'model.safetensors', 'README.md'):
         if not osp.isfile(osp.join(folder, name)):
-            raise FileNotFoundError(f'{folder} has no {name}: write it with write_hub_folder first.')
+            raise FileNotFoundError(f'{folder} has no {name}: write it with write_hub_folder '
+                                    f'first.')
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)
     api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message='Add model')

@@ -103,7 +103,8 @@ def test_readmes_regenerate_from_the_metafiles():
     assert result.returncode == 0, result.stderr[-2000:]
     det = open(osp.join(REPO, 'configs', 'detection', 'README.md')).read()
     m3 = models('detection')['mask_rcnn_recnext_m3_coco']
-    row = next(line for line in det.splitlines() if line.startswith('| [mask_rcnn_recnext_m3_coco]'))
+    row = next(line for line in det.splitlines()
+               if line.startswith('| [mask_rcnn_recnext_m3_coco]'))
     assert f'| {m3["Results"][0]["Metrics"]["box AP"]} |' in row and m3['Weights'] in row
 
 

@@ -133,7 +133,7 @@ def test_local_dir_round_trip_gives_the_source_logits(published, arch, distillat
 
 
 def _hf_cache(folder, cache, repo_id):
-    """Lays ``folder`` out as a Hugging Face hub cache entry of ``repo_id`` (refs/main -> snapshot)."""
+    """Lays ``folder`` out as a hub cache entry of ``repo_id`` (refs/main -> a snapshot)."""
     import shutil
     commit = sha256_of(osp.join(folder, 'model.safetensors'))[:40]
     entry = osp.join(cache, 'models--' + repo_id.replace('/', '--'))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Publish a checkpoint: an OpenMMLab file, a Hugging Face hub folder, or a fused TorchScript archive.
+"""Publish a checkpoint: an OpenMMLab file, a Hugging Face hub folder or a fused TorchScript archive.
 
-    # (a) OpenMMLab: training state dropped, sha256 prefix in the name -> work_dirs/m3_coco-1a2b3c4d.pth
+    # (a) OpenMMLab: training state dropped, sha256 prefix in the name -> work_dirs/m3_coco-<sha>.pth
     python tools/publish_model.py openmmlab work_dirs/mask_rcnn_recnext_m3_coco/epoch_12.pth \\
         work_dirs/m3_coco.pth
     # (b) hub folder (config.json, model.safetensors, README.md) of a classifier; --push uploads it
