@@ -9,7 +9,7 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import recnext_mm
-from recnext_mm import RecNeXt, RecNeXtClassifier
+from recnext_mm import RecNeXt, RecNeXtClassifier, get_arch
 from recnext_mm import switch_to_deploy
 from recnext_mm.backbones.layers import LinearAttention, optimize_for_inference
 from recnext_mm.backbones.recnext import ARCH_SETTINGS, LAST_STAGE_NCHW_MAX_PIXELS, to_stage_format
@@ -184,13 +184,24 @@ def test_norm_eval_keeps_every_bn_in_eval_including_syncbn():
     assert all(m.training for m in model_default.modules() if isinstance(m, _BatchNorm))
 
 
-def test_drop_path_schedule_is_linear():
-    model = RecNeXt('m0', drop_path_rate=0.3)
-    rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob') else 0.
-             for stage in model.stages for b in stage.blocks]
-    expected = torch.linspace(0, 0.3, len(rates)).tolist()
+def _block_rates(model):
+    from timm.layers import DropPath
+    return [m.drop_prob if isinstance(m, DropPath) else 0.
+            for stage in model.stages for b in stage.blocks for m in [b.drop_path]]
+
+
+@pytest.mark.parametrize('arch,schedule', [('m0', 'uniform'), ('a0', 'uniform'), ('t', 'linear'),
+                                           ('t_share_channel', 'linear')])
+def test_drop_path_schedule_is_the_official_one(arch, schedule):
+    """M and A series: every block the same rate (official RecNextStage); LSNet-style: linear."""
+    rates = _block_rates(RecNeXt(arch, drop_path_rate=0.3))
+    expected = [0.3] * len(rates) if schedule == 'uniform' else \
+        torch.linspace(0, 0.3, len(rates)).tolist()
     assert rates == pytest.approx(expected)
-    assert rates[-1] == pytest.approx(0.3)
+    custom = dict(get_arch(arch), drop_path_schedule='linear' if schedule == 'uniform' else 'uniform')
+    assert _block_rates(RecNeXt(custom, drop_path_rate=0.3)) != pytest.approx(expected)
+    with pytest.raises(ValueError, match="drop_path_schedule'] must be 'uniform'"):
+        RecNeXt(dict(get_arch(arch), drop_path_schedule='cosine'))
 
 
 @pytest.mark.parametrize('arch', ['m0', 't_share_channel'])

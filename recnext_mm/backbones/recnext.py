@@ -35,14 +35,19 @@ from .layers import (AGGREGATIONS, MIXER_UPSAMPLES, TOKEN_MIXERS, LinearAttentio
 #       (LinearAttention, q and k on half the channels), ``num_heads``, ``quadratic``. In stages with
 #       ``share_blocks`` every (split_rate + 1)-th block reuses the attention outputs of the blocks
 #       before it instead of computing its own.
-_M_LEVELS = dict(family='recconv', mlp_ratio=2, levels=(4, 3, 2, 1))
-_A_HEADS = dict(family='recattn', num_heads=(2, 4, 8, 16), quadratic=(False, False, False, True))
+# drop_path_schedule: the official M and A series give every block the same stochastic-depth rate;
+# the LSNet-style families raise it linearly from 0 over all blocks.
+_M_LEVELS = dict(family='recconv', mlp_ratio=2, levels=(4, 3, 2, 1), drop_path_schedule='uniform')
+_A_HEADS = dict(family='recattn', num_heads=(2, 4, 8, 16), quadratic=(False, False, False, True),
+                drop_path_schedule='uniform')
 _LS_ATTN = dict(family='lsnet', mlp_ratios=(2, 2, 2, 1.5), split_rates=(4, 4, 4, 4),
                 attentions=('recattn', 'recattn', 'recattn', 'linear'), num_heads=(1, 1, 1, 1),
-                quadratic=(False, True, True, True), share_blocks=(False, False, False, False))
+                quadratic=(False, True, True, True), share_blocks=(False, False, False, False),
+                drop_path_schedule='linear')
 _LSC_ATTN = dict(family='lsnet_share_channel', mlp_ratios=(2, 2, 2, 1.5), split_rates=(4, 4, 4, 4),
                  attentions=('recattn', 'recattn', 'linear', 'linear'), num_heads=(1, 1, 1, 1),
-                 quadratic=(False, True, True, True), share_blocks=(False, False, False, True))
+                 quadratic=(False, True, True, True), share_blocks=(False, False, False, True),
+                 drop_path_schedule='linear')
 ARCH_SETTINGS: Dict[str, dict] = {
     'm0': dict(_M_LEVELS, embed_dims=(40, 80, 160, 320), depths=(2, 2, 9, 1)),
     'm1': dict(_M_LEVELS, embed_dims=(48, 96, 192, 384), depths=(3, 3, 15, 2)),
@@ -109,6 +114,11 @@ def get_arch(arch: Union[str, dict]) -> dict:
     elif family == 'recattn':
         arch.setdefault('num_heads', tuple(2**(i + 1) for i in range(num_stages)))
         arch.setdefault('quadratic', tuple(i == num_stages - 1 for i in range(num_stages)))
+    arch.setdefault('drop_path_schedule', 'linear' if family.startswith('lsnet') else 'uniform')
+    if arch['drop_path_schedule'] not in ('uniform', 'linear'):
+        raise ValueError(f"arch['drop_path_schedule'] must be 'uniform' (every block the same rate, "
+                         f"the official M/A series) or 'linear' (0 to the rate over all blocks, the "
+                         f"official LSNet-style families), got {arch['drop_path_schedule']!r}.")
     for key in _PER_STAGE_KEYS:
         if key in arch and len(arch[key]) != num_stages:
             raise ValueError(f'arch[{key!r}] has {len(arch[key])} entries but embed_dims has '
@@ -236,7 +246,10 @@ def build_trunk(arch: dict, in_channels=3, drop_path_rate=0., norm_cfg=None, act
     kw = dict(act_layer=act_layer, norm_cfg=norm_cfg, deploy=deploy)
     stem = Stem(in_channels, dims[0], num_convs=3 if lsnet else 2,
                 final_act=lsnet and depths[0] == 0, bias=lsnet, **kw)
-    rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
+    if arch.get('drop_path_schedule', 'linear') == 'uniform':
+        rates = [float(drop_path_rate)] * max(sum(depths), 1)
+    else:
+        rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
     if family == 'recconv':
         mixer_cfgs = _mixer_cfgs(arch, [stem.stride * 2**i for i in range(num_stages)])
         kernels = arch.get('kernel_sizes', (5, ) * num_stages)
@@ -400,8 +413,10 @@ class RecNeXt(BaseModule, RecNeXtTrunk):
         norm_cfg (dict): Norm layer config, ``dict(type='BN')`` or ``dict(type='SyncBN')``;
             ``requires_grad=False`` freezes the norms' affine parameters. Other norm types (GN,
             LN, ...) train, but only BatchNorms fold into the deploy form.
-        drop_path_rate (float): Stochastic depth rate of the last block; it increases linearly from
-            0 over all blocks. Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate. As the official models: every block of
+            the M and A series gets this rate; in the LSNet-style families it increases linearly
+            from 0 to this rate over all blocks (``arch['drop_path_schedule']`` of a custom arch
+            chooses). Defaults to 0.
         with_cp (bool): Gradient checkpointing per block: less memory, the same gradients, more
             time (the block forward runs again in backward, which also updates the BatchNorm
             running statistics a second time, as in mmdet and mmpretrain). Defaults to False.
