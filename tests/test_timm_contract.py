@@ -49,16 +49,28 @@ def test_default_tag_is_base_as_in_the_official_code():
                                                    'recnext_m3.dist_300e_in1k']
 
 
+class _Recorder(nn.Module):
+    """Stands in for the network so that timm's factory path runs without building it."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.kwargs = kwargs
+        self.num_classes = kwargs.get('num_classes', 1000)
+
+
 @pytest.mark.parametrize('arch', ALL_ARCHS)
 @pytest.mark.parametrize('distillation', [True, False])
-def test_untagged_name_takes_the_weights_from_distillation(arch, distillation):
+def test_untagged_name_takes_the_weights_from_distillation(arch, distillation, monkeypatch):
     # The model card's call: timm.create_model('recnext_m3', pretrained=True, distillation=True).
+    # The factory and timm's cfg resolution run for real; only the network is not built (the
+    # loader test below builds m3 and loads through the same cfg).
+    monkeypatch.setattr(recnext_mm.timm_models, 'RecNeXtClassifier', _Recorder)
     model = timm.create_model(f'recnext_{arch}', pretrained=False, distillation=distillation)
     cfg, tag = model.pretrained_cfg, TAGS[1] if distillation else TAGS[0]
     assert cfg['tag'] == tag and cfg['hf_hub_id'] == f'suous/recnext_{arch}.{tag}'
     assert cfg['url'] == release_url(arch, distillation)
     assert ('/recnext_%s_distill_300e.pth' % arch in cfg['url']) is distillation
-    assert model.distillation is distillation and model.head.distillation is distillation
+    assert model.kwargs['arch'] == arch and model.kwargs['distillation'] is distillation
 
 
 @pytest.mark.parametrize('tag', TAGS)
@@ -80,8 +92,10 @@ def test_untagged_pretrained_load_resolves_the_distilled_release(monkeypatch):
     seen = []
     monkeypatch.setattr(builder, 'load_pretrained',
                         lambda model, pretrained_cfg=None, **kw: seen.append(pretrained_cfg))
-    timm.create_model('recnext_m3', pretrained=True, distillation=True)
-    timm.create_model('recnext_m3', pretrained=True)
+    distilled = timm.create_model('recnext_m3', pretrained=True, distillation=True)
+    base = timm.create_model('recnext_m3', pretrained=True)
+    assert distilled.distillation is True and base.distillation is False
+    assert [distilled.pretrained_cfg['tag'], base.pretrained_cfg['tag']] == list(TAGS[::-1])
     assert [c['hf_hub_id'] for c in seen] == ['suous/recnext_m3.dist_300e_in1k',
                                               'suous/recnext_m3.base_300e_in1k']
     assert [c['url'] for c in seen] == [release_url('m3', True), release_url('m3', False)]
