@@ -12,7 +12,7 @@ import yaml
 from recnext_mm.timm_models import RELEASE_URL, release_url
 from utils import REPO, reference
 
-FOLDERS = ('classification', 'detection', 'segmentation')
+FOLDERS = ('classification', 'classification/ablation', 'detection', 'segmentation')
 TOOL = osp.join(REPO, 'tools', 'dev', 'make_metafiles.py')
 
 
@@ -46,8 +46,10 @@ def test_every_config_has_one_entry_in_a_declared_collection(folder):
         md = m['Metadata']
         assert isinstance(md['Parameters'], int) and isinstance(md['FLOPs'], int)
         assert md['Parameters'] > 0 and md['FLOPs'] > 0
-        # A model has results and weights exactly when its source is the official release.
-        assert ('Results' in m) == ('Weights' in m) == md['Result Source'].startswith('official')
+        # Results exactly when the source is official (release or training log); weights exactly
+        # for the release.
+        assert ('Results' in m) == md['Result Source'].startswith('official')
+        assert ('Weights' in m) == md['Result Source'].startswith('official release')
         if 'Results' not in m:
             assert md['Result Source'].startswith('none: ')
 
@@ -87,6 +89,19 @@ def test_downstream_results_and_weights_are_the_release_facts():
     with_results = {n for n, m in {**det, **seg}.items() if 'Results' in m}
     assert len(with_results) == len(ref['detection']['results_box_mask_AP']) + \
         len(ref['segmentation']['results_mIoU'])
+
+
+def test_ablation_results_are_the_official_logs():
+    from recnext_mm.reference import ablation_logs
+    entries = models('classification/ablation')
+    rows = {f"recnext_m1_120e_{r['size'][0]}x{r['size'][1]}_{r['row']}": r
+            for r in ablation_logs()['rows']}
+    assert entries and set(entries) <= set(rows)
+    for name, m in entries.items():
+        row = rows[name]
+        assert m['Results'][0]['Metrics'] == {'Top 1 Accuracy': row['top1']}
+        assert row['log'] in m['Metadata']['Result Source'] and 'Weights' not in m
+        assert m['Metadata']['FLOPs Input'] == f"{row['size'][0]}x{row['size'][1]}"
 
 
 @pytest.mark.parametrize('folder,stem', [('detection', 'mask_rcnn_recnext_toy_coco'),

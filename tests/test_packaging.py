@@ -143,7 +143,7 @@ def _child(target, code, args=(), cwd=None, timeout=600):
 def _index_models():
     import yaml
     out = {}
-    for folder in ('classification', 'detection', 'segmentation'):
+    for folder in ('classification', 'classification/ablation', 'detection', 'segmentation'):
         with open(osp.join(REPO, 'configs', folder, 'metafile.yml')) as f:
             out.update({m['Name']: m for m in yaml.safe_load(f)['Models']})
     return out
