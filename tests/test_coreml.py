@@ -28,8 +28,8 @@ def _expected_outputs(arch, target, size=SIZE):
         return {'logits': [1, 10]}
     first = 8 if ARCH_SETTINGS[arch]['family'].startswith('lsnet') else 4
     dims = ARCH_SETTINGS[arch]['embed_dims']
-    return {f'out{i}': [1, dims[i], math.ceil(size / (first * 2**i)), math.ceil(size / (first * 2**i))]
-            for i in range(4)}
+    sides = [math.ceil(size / (first * 2**i)) for i in range(4)]
+    return {f'out{i}': [1, dims[i], sides[i], sides[i]] for i in range(4)}
 
 
 @pytest.mark.parametrize('arch', ['a0', 't_share_channel'])

@@ -1,7 +1,6 @@
 """Deploy runtimes: the exact transposed-conv upsampling of the M series, OpenVINO fp32/bf16/int8,
 and the benchmark's peak, GFLOP/s and latency-versus-top-1 outputs."""
 import json
-import math
 
 import pytest
 import torch

@@ -596,7 +596,8 @@ def _run(args, device: torch.device) -> int:
                                           PERFORMANCE_HINT='LATENCY', NUM_STREAMS=1,
                                           via=list(args.ov_via),
                                           precisions=list(args.ov_precision)))
-        ov_text = (f' (openvino {openvino.__version__} via {"/".join(args.ov_via)}, CPU capabilities '
+        vias = '/'.join(args.ov_via)
+        ov_text = (f' (openvino {openvino.__version__} via {vias}, CPU capabilities '
                    f'{" ".join(env["openvino_capabilities"])})')
     env['peak_gflops'] = peaks
     print(f'torch {env["torch"]}, {env["cpu"]}, device {device}, threads {env["torch_threads"]}, '

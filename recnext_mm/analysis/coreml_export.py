@@ -30,7 +30,8 @@ import torch
 import torch.nn as nn
 
 __all__ = ['TARGETS', 'PRECISIONS', 'NE_FALLBACK_OPS', 'require_coremltools', 'coreml_ready',
-           'export_program', 'convert', 'io_description', 'op_counts', 'ne_fallbacks', 'export_arch', 'markdown']
+           'export_program', 'convert', 'io_description', 'op_counts', 'ne_fallbacks',
+           'export_arch', 'markdown']
 
 TARGETS = ('classifier', 'backbone')
 PRECISIONS = ('fp16', 'fp32')
