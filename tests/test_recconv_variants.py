@@ -13,11 +13,11 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from recnext_mm import RecNeXt, RecNeXtClassifier
-from recnext_mm.analysis.variant_golden import (VARIANT_CASES, VARIANT_GOLDEN, case_input,
-                                                layout_of)
+from recnext_mm.analysis.variant_golden import VARIANT_CASES, case_input, layout_of
 from recnext_mm.backbones.layers import RecConvBlock, RecConv2d, build_token_mixer
 from recnext_mm.reference import ablation_logs
-from utils import REPO, build_cfg_model, randomize_norms, rel_diff, sample_indices, seeded_state_dict
+from utils import (REPO, VARIANT_GOLDEN, build_cfg_model, randomize_norms, rel_diff, sample_indices,
+                   seeded_state_dict)
 
 # Token-mixer options of the arch dict, one per variant (tests/test_backbone.py covers the
 # released RecConv, 'bilinear' here is the same module with a 3x3 kernel).

@@ -8,7 +8,10 @@ from recnext_mm.analysis import golden as _golden
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The golden comparison's helpers, one copy shared with tools/dev/make_official_golden.py.
-GOLDEN = _golden.GOLDEN
+# The recorded official outputs (tools/dev/make_official_golden.py and
+# tools/dev/make_official_variant_golden.py write them).
+GOLDEN = osp.join(REPO, 'tests', 'data', 'official_outputs.pt')
+VARIANT_GOLDEN = osp.join(REPO, 'tests', 'data', 'official_variants.pt')
 golden_input = _golden.golden_input
 sample_indices = _golden.sample_indices
 seeded_state_dict = _golden.seeded_state_dict

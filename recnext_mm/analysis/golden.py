@@ -2,14 +2,9 @@
 positions and the deterministic weights, shared by ``tools/dev/make_official_golden.py`` (which
 records the official outputs) and the equality test (tests/test_backbone.py, through
 tests/utils.py)."""
-import os.path as osp
 from collections import OrderedDict
 
 import torch
-
-# The recorded official outputs live with the tests of a checkout.
-GOLDEN = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tests', 'data',
-                  'official_outputs.pt')
 
 
 def seeded_state_dict(layout, seed=0):

@@ -9,15 +9,12 @@ module's own layout), runs a fixed input and saves the parameter layout and samp
 Both sides take the cases from :data:`VARIANT_CASES`.
 """
 import hashlib
-import os.path as osp
 from typing import Dict, List, Tuple
 
 import torch
 
 from .golden import sample_indices, seeded_state_dict
 
-VARIANT_GOLDEN = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tests',
-                          'data', 'official_variants.pt')
 
 # name -> (official definition, its constructor kwargs, our build_token_mixer kwargs, input shape).
 # Official definitions (the key of tools/dev/make_official_variant_golden.py's extraction):

@@ -176,8 +176,9 @@ class RecConv2d(nn.Module):
         self.down = nn.Conv2d(stride=2, bias=False, **dw)
         self.convs = nn.ModuleList(
             [nn.Conv2d(bias=deploy and i == level, **dw) for i in range(level + 1)])
+        # The kernel of the transposed form exists only while it is switched on: a buffer, even a
+        # non-persistent one, would be saved into TorchScript archives and change their layout.
         self.transposed_upsample = False
-        self.register_buffer('up_kernel', torch.empty(0), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         feats: List[Tensor] = []
@@ -193,8 +194,10 @@ class RecConv2d(nn.Module):
             if i < self.level:  # coarsest level first
                 j = self.level - 1 - i
                 y = conv(feats[j] if i == 0 else feats[j] + agg)
-                agg = upsample_bilinear(y, sizes[j], self.up_kernel) if self.transposed_upsample \
-                    else _interpolate(y, sizes[j], self.mode)
+                if hasattr(self, 'up_kernel'):  # resolved when scripting
+                    agg = upsample_bilinear(y, sizes[j], self.up_kernel)
+                else:
+                    agg = _interpolate(y, sizes[j], self.mode)
             else:
                 out = conv(x if self.level == 0 else x + agg)
         return out
@@ -209,8 +212,11 @@ class RecConv2d(nn.Module):
             raise ValueError(f'The transposed-conv upsampling is exact for mode bilinear only, '
                              f'this RecConv uses {self.mode!r}.')
         w = self.down.weight
-        self.up_kernel = bilinear_2x_kernel(w.shape[0], w.dtype, w.device) if enabled \
-            else w.new_empty(0)
+        if enabled:
+            self.register_buffer('up_kernel', bilinear_2x_kernel(w.shape[0], w.dtype, w.device),
+                                 persistent=False)
+        elif hasattr(self, 'up_kernel'):
+            del self.up_kernel
         self.transposed_upsample = enabled
 
     @torch.no_grad()

@@ -16,11 +16,15 @@ import sys
 
 import torch
 
-from recnext_mm.analysis.golden import GOLDEN, golden_input, sample_indices, seeded_state_dict
+from recnext_mm.analysis.golden import golden_input, sample_indices, seeded_state_dict
 from recnext_mm.reference import release_layout
 
 FILES = {'recconv': 'recnext_m.py', 'recattn': 'recnext_a.py', 'lsnet': 'recnext_ls.py',
          'lsnet_share_channel': 'recnext_ls_share.py'}
+
+# The golden files live with the tests of this checkout (the package never reads them).
+REPO_TESTS_DATA = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tests',
+                           'data')
 
 
 def official_net(modules, settings):
@@ -32,7 +36,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--official-dir', required=True)
-    parser.add_argument('--out', default=GOLDEN)
+    parser.add_argument('--out', default=osp.join(REPO_TESTS_DATA, 'official_outputs.pt'))
     args = parser.parse_args()
     sys.path.insert(0, args.official_dir)
     from load_official import load

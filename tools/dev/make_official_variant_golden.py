@@ -34,7 +34,7 @@ import torch
 
 from recnext_mm.analysis.golden import seeded_state_dict
 from recnext_mm.analysis.variant_golden import (ABLATION_OFFICIAL, NETWORK_INPUT, OFFICIAL_M1_ARGS,
-                                                VARIANT_CASES, VARIANT_GOLDEN, case_input,
+                                                VARIANT_CASES, case_input,
                                                 layout_digest, layout_of, record)
 
 HEADER = ('import operator\nfrom typing import List, Tuple\n\nimport torch\nimport torch.nn as nn\n\n')
@@ -46,6 +46,10 @@ BLOCK_NAMES = [
     ('RecConv Variant B', 'variant_b'),
     ('recursive decomposition on both spatial and channel dimensions', 'split_interp'),
 ]
+
+# The golden files live with the tests of this checkout (the package never reads them).
+REPO_TESTS_DATA = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tests',
+                           'data')
 
 
 def extract(source: str) -> dict:
@@ -131,7 +135,7 @@ def main():
     parser.add_argument('--official-file', required=True, help='model/recnext.py of suous/RecNeXt')
     parser.add_argument('--scratch', default='/tmp/official_variants',
                         help='where the extracted official modules are written (outside the repo)')
-    parser.add_argument('--out', default=VARIANT_GOLDEN)
+    parser.add_argument('--out', default=osp.join(REPO_TESTS_DATA, 'official_variants.pt'))
     args = parser.parse_args()
     with open(args.official_file) as f:
         sources = extract(f.read())
