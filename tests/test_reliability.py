@@ -216,8 +216,11 @@ def cls_config(folder, data_root, **extra):
 
 
 def train(config, work, *args):
-    """tools/train.py in this process (a unique experiment name: runs may start in the same second)."""
-    from recnext_mm.runner_utils import train_main
+    """tools/train.py in a fresh process, as a user runs it (a unique experiment name: runs may
+    start in the same second). A failed run raises ``SystemExit`` with the tool's error output.
+
+    A fresh process also keeps the DataLoader's forked worker away from the libraries other tests
+    load into the pytest process (OpenVINO's thread pool, for one)."""
     args = list(args)
     name = f'experiment_name={osp.basename(str(work))}_{os.getpid()}_{len(_RUNS)}'
     _RUNS.append(name)
@@ -225,12 +228,11 @@ def train(config, work, *args):
         args.insert(args.index('--cfg-options') + 1, name)
     else:
         args += ['--cfg-options', name]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the subprocess runs (OMP_NUM_THREADS=1): same float sums
-    try:
-        return train_main([config, '--work-dir', str(work), *args])
-    finally:
-        torch.set_num_threads(threads)
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+                           '--work-dir', str(work), *args], cwd=REPO, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stdout[-3000:] + proc.stderr[-6000:])
 
 
 _RUNS = []

@@ -472,3 +472,16 @@ def parse_shape(values: Optional[Sequence[int]]) -> Optional[Tuple[int, int]]:
     if len(values) == 2:
         return int(values[0]), int(values[1])
     raise ValueError(f'--shape takes 1 or 2 integers (H W), got {values}')
+
+
+def shape_arg(text: str) -> Tuple[int, int]:
+    """An argparse type for ``224`` or ``256x320`` (also ``256,320``): ``(H, W)``."""
+    import argparse
+    parts = text.lower().replace(',', 'x').split('x')
+    if len(parts) == 1:
+        parts = parts * 2
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'shape must look like 224 or 256x320, got {text!r}')
+    return h, w

@@ -20,20 +20,9 @@ shows the compute unit of every op); on Linux coremltools converts only.
 import argparse
 import json
 import sys
-from typing import Tuple
 
+from recnext_mm.analysis.models import shape_arg
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
-
-
-def _shape(text: str) -> Tuple[int, int]:
-    parts = text.lower().replace(',', 'x').split('x')
-    if len(parts) == 1:
-        parts = parts * 2
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'shape must look like 224 or 256x320, got {text!r}')
-    return h, w
 
 
 def parse_args(argv=None):
@@ -44,7 +33,7 @@ def parse_args(argv=None):
                         help=f'archs (default: all): {", ".join(ARCH_SETTINGS)}')
     parser.add_argument('--target', nargs='+', choices=TARGETS, default=list(TARGETS))
     parser.add_argument('--precision', nargs='+', choices=PRECISIONS, default=list(PRECISIONS))
-    parser.add_argument('--shape', type=_shape, default=(224, 224), help='e.g. 224 or 256x320')
+    parser.add_argument('--shape', type=shape_arg, default=(224, 224), help='e.g. 224 or 256x320')
     parser.add_argument('--out-dir', default='work_dirs/coreml')
     parser.add_argument('--checkpoint', help='weights (with a single arch)')
     parser.add_argument('--no-save', action='store_true', help='convert and check only')

@@ -30,22 +30,11 @@ session the benchmark times (all ORT graph optimisations).
 """
 import argparse
 import sys
-from typing import Tuple
 
 from recnext_mm.analysis.onnx_export import (DEFAULT_OPSET, TARGETS, export_and_verify,
                                              markdown, require_onnx)
+from recnext_mm.analysis.models import shape_arg
 from recnext_mm.backbones.recnext import ARCH_SETTINGS
-
-
-def _shape(text: str) -> Tuple[int, int]:
-    parts = text.lower().replace(',', 'x').split('x')
-    if len(parts) == 1:
-        parts = parts * 2
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'shape must look like 224 or 256x320, got {text!r}')
-    return h, w
 
 
 def parse_args(argv=None):
@@ -57,11 +46,11 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', default='work_dirs/onnx')
     parser.add_argument('--checkpoint', help='weights (with a single arch)')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
-    parser.add_argument('--export-shape', type=_shape, default=(224, 224), help='e.g. 224 or 224x224')
+    parser.add_argument('--export-shape', type=shape_arg, default=(224, 224), help='e.g. 224 or 224x224')
     parser.add_argument('--static', action='store_true',
                         help='one input size (--verify-batch x 3 x --export-shape), constant Resize '
                              'inputs')
-    parser.add_argument('--verify-shapes', type=_shape, nargs='+',
+    parser.add_argument('--verify-shapes', type=shape_arg, nargs='+',
                         default=[(224, 224), (256, 320), (200, 232)])
     parser.add_argument('--verify-batch', type=int, default=2)
     parser.add_argument('--tol', type=float, default=1e-4, help='max relative difference')
