@@ -87,6 +87,8 @@ def resolve_imagenet(cfg, arch, distilled):
     out = {}
     model_cfg = cfg.model.copy()
     if distilled:  # a small stand-in teacher: the recipe is about the student
+        teacher = dict(name=model_cfg.teacher.model_name,
+                       weights=osp.basename(model_cfg.teacher_checkpoint))
         model_cfg.teacher = dict(type='TimmClassifier', model_name='test_resnet', num_classes=1000)
         model_cfg.teacher_checkpoint = None
     cfg = cfg.copy()
@@ -190,11 +192,13 @@ def resolve_imagenet(cfg, arch, distilled):
         rate=official_rate,
         schedule=facts['drop_path']['schedule'][family] if official_rate else 'uniform')
     if distilled:
+        official_url = FACTS['imagenet']['distillation']['teacher_weights']
         out['distillation'] = dict(type=model_cfg.distill_type, alpha=model_cfg.alpha,
                                    tau=model_cfg.get('tau', 1.0),
-                                   teacher=cfg_teacher(cfg_path('classification',
-                                                                f'recnext_{arch}_distill_in1k.py')),
-                                   teacher_weights=_teacher_url(arch), head='head_dist')
+                                   teacher=teacher['name'],
+                                   teacher_weights=official_url if teacher['weights'] ==
+                                   osp.basename(official_url) else teacher['weights'],
+                                   head='head_dist')
     emas = [h for h in cfg.get('custom_hooks', []) if h.type == 'ModelEMAHook']
     out['ema'] = None if not emas else dict(decay=1 - emas[0].momentum,
                                             buffers_averaged=emas[0].update_buffers,
@@ -217,16 +221,6 @@ def _timm_increasing():
     # mmpretrain's table of timm's 15 'increasing' RandAugment ops (timm _RAND_INCREASING_TRANSFORMS)
     from mmpretrain.datasets.transforms.auto_augment import RANDAUG_POLICIES
     return RANDAUG_POLICIES['timm_increasing']
-
-
-def cfg_teacher(path):
-    return Config.fromfile(path).model.teacher.model_name
-
-
-def _teacher_url(arch):
-    text = open(cfg_path('classification', '_base_/recnext_distill_in1k.py')).read()
-    return FACTS['imagenet']['distillation']['teacher_weights'] if \
-        FACTS['imagenet']['distillation']['teacher_weights'] in text else 'not named'
 
 
 def official_imagenet(arch, distilled):
