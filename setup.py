@@ -67,7 +67,10 @@ setup(
         'Hugging Face models': 'https://huggingface.co/suous',
     },
     python_requires='>=3.9',
-    packages=find_packages(include=['recnext_mm', 'recnext_mm.*']),
+    # recnext_mm: the library; recnext_bench: the checkout's measurement and deployment tooling
+    # (imports recnext_mm, never the reverse).
+    packages=find_packages(include=['recnext_mm', 'recnext_mm.*',
+                                    'recnext_bench', 'recnext_bench.*']),
     package_data={'recnext_mm': ['reference/*.json', 'reference/*.md', 'reference/state_dict/*.txt',
                                  'reference/fused_state_dict/*.txt', 'templates/*.md']},
     cmdclass={'build_py': BuildPyWithConfigs},

@@ -20,12 +20,11 @@ and load only when a config imports them through ``custom_imports``.
 from . import safe_load  # noqa: F401  (numpy types allowed in weights-only loads)
 from . import engine  # noqa: F401  (registers the runner, hooks, optim wrappers, scheduler)
 from .scope_hook import install as _install_config_scope
-from .backbones import ARCH_SETTINGS, RecNeXt, get_arch
-from .deploy import deploy_model, switch_to_deploy
+from .backbones import ARCH_SETTINGS, FORMS, RecNeXt, get_arch, set_channels_last, to_form
 from .timm_models import RecNeXtClassifier, release_url
 from .version import __version__
 
 _install_config_scope()  # the recnext_mm:: config prefix
 
-__all__ = ['__version__', 'RecNeXt', 'RecNeXtClassifier', 'ARCH_SETTINGS', 'get_arch',
-           'switch_to_deploy', 'deploy_model', 'release_url']
+__all__ = ['__version__', 'RecNeXt', 'RecNeXtClassifier', 'ARCH_SETTINGS', 'get_arch', 'FORMS',
+           'to_form', 'set_channels_last', 'release_url']

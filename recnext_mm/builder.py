@@ -1,6 +1,6 @@
 """Building the model of an OpenMMLab config (no Runner): the task of a config and its model.
 
-Shared by the tools (``recnext_mm.runner_utils``), the converter and the tests.
+Shared by the tools (``recnext_mm.cli``, ``recnext_mm.data_check``), the converter and the tests.
 """
 import copy
 

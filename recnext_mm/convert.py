@@ -17,12 +17,14 @@ mmengine       an OpenMMLab 2.0 runner                ``--to-official`` turns a 
 
 Every format is read through :func:`recnext_mm.checkpoint.load_weights` (see its ``FORMATS``).
 """
+import os.path as osp
 import pickle
 from collections import OrderedDict
 from typing import Dict, Optional
 
 import torch
 
+from .backbones.forms import to_form
 from .checkpoint import (CheckpointError, LoadedWeights, check_keys, detect_format, load_into,
                          load_weights, model_state_dict, strip_module_prefix)
 from .version import __version__
@@ -64,9 +66,9 @@ def fused_to_deploy(state: Dict[str, torch.Tensor]) -> 'tuple[str, OrderedDict]'
     from .timm_models import RecNeXtClassifier
     arch = infer_arch(state, fused=True)
     twin = RecNeXtClassifier(arch, num_classes=state['head.weight'].shape[0])
-    twin.switch_to_deploy(official_graph=True)
+    to_form(twin, 'official_fused')
     load_into(twin, state, f'The fused archive ({arch})')
-    twin.switch_to_deploy(channels_last=False)
+    to_form(twin, 'deploy', channels_last=False)
     return arch, OrderedDict(twin.state_dict())
 
 
@@ -109,14 +111,33 @@ def convert_checkpoint(src: str, dst: str, task: Optional[str] = None, to_offici
         config (str, optional): A config whose model must load the result with no missing key.
     """
     weights = _load(src, unsafe_load)
+    convert_weights(weights, src, dst, task=task, to_official=to_official, config=config)
+    return weights.format
+
+
+def convert_weights(weights: LoadedWeights, src: str, dst: Optional[str] = None,
+                    task: Optional[str] = None, to_official: bool = False,
+                    config: Optional[str] = None) -> dict:
+    """Converts weights already read from ``src``: the conversion of :func:`convert_checkpoint`
+    without reading the file again.
+
+    Args:
+        weights (LoadedWeights): What :func:`recnext_mm.checkpoint.load_weights` read from ``src``.
+        src (str): Where they come from (for messages and the converted meta).
+        dst (str, optional): Write the result there too.
+        task, to_official, config: As for :func:`convert_checkpoint`.
+
+    Returns:
+        dict: the converted checkpoint, ``{'meta': ..., 'state_dict': ...}`` (``to_official``:
+        ``{'model': ...}``), as written to ``dst``.
+    """
     fmt, state = weights.format, weights.state
-    release_keys = fmt in ('official', 'fused') or (
+    release_keys = fmt in ('release', 'fused') or (
         fmt in ('safetensors', 'state_dict') and any(k.startswith('stem.') for k in state))
     if to_official:
         if release_keys:
             raise CheckpointError(f'{src!r} is already in the official layout.')
-        torch.save({'model': classifier_to_official(state)}, dst)
-        return fmt
+        return _save({'model': classifier_to_official(state)}, dst)
     target = 'mmpretrain' if release_keys else {'mmdet2': 'mmdet', 'mmseg0': 'mmseg'}.get(fmt, task)
     if task is not None and target != task:
         raise CheckpointError(f'{src!r} holds a {fmt} checkpoint (for {target}), not a {task} model.')
@@ -137,8 +158,33 @@ def convert_checkpoint(src: str, dst: str, task: Optional[str] = None, to_offici
             meta['dataset_meta']['palette'] = [tuple(color) for color in palette]
     if config is not None:
         verify_loads(config, state, deploy=fmt == 'fused')
-    torch.save({'meta': meta, 'state_dict': state}, dst)
-    return fmt
+    return _save({'meta': meta, 'state_dict': state}, dst)
+
+
+def _save(checkpoint: dict, dst: Optional[str]) -> dict:
+    if dst is not None:
+        torch.save(checkpoint, dst)
+    return checkpoint
+
+
+def read_for_task(path: str, task: str, out_dir: Optional[str] = None) -> dict:
+    """Reads a checkpoint once and returns it as an OpenMMLab 2.0 checkpoint for ``task`` (what
+    ``tools/test.py`` loads).
+
+    An mmengine checkpoint is returned as it was read. A released file (official ImageNet and fused
+    archives, mmdet 2.x, mmseg 0.x) is converted from the weights read (see
+    :func:`convert_weights`) and, with ``out_dir``, also written to
+    ``out_dir/converted_<name>.pth``.
+
+    Raises:
+        CheckpointError: the file is missing or unreadable, or holds a model of another task.
+    """
+    weights = load_weights(path)
+    if weights.format == 'mmengine':
+        return weights.checkpoint
+    dst = None if out_dir is None else \
+        osp.join(out_dir, f'converted_{osp.splitext(osp.basename(path))[0]}.pth')
+    return convert_weights(weights, path, dst, task=task)
 
 
 def verify_loads(config: str, state: Dict[str, torch.Tensor], deploy: bool = False) -> None:

@@ -14,7 +14,7 @@ file (official ImageNet ``.pth``, mmdet 2.x COCO, mmseg 0.x ADE20K, ``.safetenso
   so that transformers' ``TimmWrapper`` builds it too (see :func:`make_config_loadable`).
   :func:`push_hub_folder` uploads such a folder (network needed).
 - :func:`write_fused_archive`: a TorchScript archive of the official fused graph
-  (``switch_to_deploy(official_graph=True)``, the key layout of the official ``*_fused.pt``), which
+  (``to_form(model, 'official_fused')``, the key layout of the official ``*_fused.pt``), which
   ``torch.jit.load`` runs and :func:`recnext_mm.checkpoint.load_weights` reads back.
 """
 import hashlib
@@ -28,6 +28,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from .backbones.forms import to_form
 from .checkpoint import CheckpointError, load_into, load_weights, read_checkpoint
 
 __all__ = ['CARD_TEMPLATE', 'sha256_of', 'publish_checkpoint', 'load_classifier_source',
@@ -183,7 +184,7 @@ def benchmark_figures(path: Optional[str], model_name: str) -> Tuple[str, str]:
         names = sorted({r.get('model') for r in payload.get('results', [])})
         raise ValueError(f'{path} has no timed row for {model_name}; it has {names}. Run '
                          f'tools/analysis_tools/benchmark.py --models {model_name} --out-json ...')
-    order = {'deploy': 0, 'official': 1, 'train': 2}
+    order = {'deploy': 0, 'official_fused': 1, 'train': 2}
     rows.sort(key=lambda r: (order.get(r.get('form'), 3), r.get('runtime') != 'eager'))
 
     def where(r):
@@ -208,12 +209,12 @@ def _count(model, arch: str) -> Dict[str, str]:
     architecture, classes and input size only, so they are counted once per such key."""
     import copy
 
-    from .analysis.models import count_macs, count_params
+    from .complexity import count_macs, count_params
     size = tuple(model.pretrained_cfg.get('input_size', (3, 224, 224)))
     key = (arch, model.num_classes, size)
     if key not in _COUNTS:
         fused = copy.deepcopy(model).eval()
-        fused.switch_to_deploy(official_graph=True)
+        to_form(fused, 'official_fused')
         macs = count_macs(fused, torch.randn(1, *size))
         _COUNTS[key] = dict(params_train=f'{count_params(model):,}',
                             params_fused=f'{count_params(fused):,}',
@@ -229,7 +230,7 @@ def render_model_card(model, arch: str, distillation: bool, repo_id: str, *,
     counted on ``model`` (never copied figures)."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    from .backbones.recnext import ARCH_SETTINGS
+    from .backbones.archs import ARCH_SETTINGS
     settings = ARCH_SETTINGS[arch]
     cfg = model.pretrained_cfg
     latency, throughput = benchmark_figures(benchmark_json, f'recnext_{arch}')
@@ -305,7 +306,7 @@ def write_hub_folder(src: str, out_dir: str, repo_id: Optional[str] = None,
     model, arch, distillation, fmt = load_classifier_source(src, arch, distillation)
     tag = TAGS[1] if distillation else TAGS[0]
     # Only a file named as the release names it, with ImageNet's classes, is taken for the release.
-    official = (fmt == 'official' and model.num_classes == 1000 and osp.basename(src) ==
+    official = (fmt == 'release' and model.num_classes == 1000 and osp.basename(src) ==
                 f'recnext_{arch}_{"distill" if distillation else "without_distill"}_300e.pth')
     if repo_id is None:
         if not official:
@@ -366,7 +367,7 @@ def write_fused_archive(src: str, out_dir: str, arch: Optional[str] = None,
     if not name.endswith('_fused.pt'):
         name = name[:-3] if name.endswith('.pt') else name
         name += '_fused.pt'
-    model.switch_to_deploy(official_graph=True)
+    to_form(model, 'official_fused')
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, name)
     tmp = path + '.tmp'

@@ -28,8 +28,10 @@ import torch.nn as nn
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 
-from .backbones.layers import dual_head, optimize_for_inference
-from .backbones.recnext import ARCH_SETTINGS, RecNeXtTrunk, get_arch
+from .backbones.archs import ARCH_SETTINGS, get_arch
+from .backbones.forms import apply_inference_choices, to_form
+from .backbones.layers import dual_head
+from .backbones.trunk import RecNeXtTrunk
 
 RELEASE_URL = 'https://github.com/suous/RecNeXt/releases/download'
 TAGS = ('base_300e_in1k', 'dist_300e_in1k')  # the first is the default, as in the official code
@@ -57,9 +59,9 @@ class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
         drop_path_rate (float): Stochastic depth rate, per block as the official models (see
             ``RecNeXt``: the same for every block of the M and A series, linear from 0 otherwise).
         global_pool (str): 'avg' or '' (no pooling).
-        deploy (bool): Build the fused inference form directly (as ``fuse()`` leaves it).
+        deploy (bool): Build the deploy form directly (as ``fuse()`` leaves it; see
+            :mod:`recnext_mm.backbones.forms`).
         with_cp (bool): Gradient checkpointing (``set_grad_checkpointing``).
-        channels_last (bool, optional): channels_last memory format; by default on in deploy form.
 
     Example:
         >>> m = RecNeXtClassifier('m0').eval()
@@ -70,8 +72,7 @@ class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
     """
 
     def __init__(self, arch='m3', in_chans=3, num_classes=1000, distillation=False, drop_rate=0.,
-                 drop_path_rate=0., global_pool='avg', deploy=False, with_cp=False,
-                 channels_last=None):
+                 drop_path_rate=0., global_pool='avg', deploy=False, with_cp=False):
         super().__init__()
         if global_pool not in ('avg', ''):
             raise ValueError(f"global_pool must be 'avg' or '' (no pooling), got {global_pool!r}.")
@@ -91,9 +92,7 @@ class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
                                  distillation=distillation, drop_rate=drop_rate,
                                  drop_path_rate=drop_path_rate, global_pool=global_pool)
         if deploy:
-            optimize_for_inference(self)
-        if deploy if channels_last is None else channels_last:
-            self.use_channels_last()
+            apply_inference_choices(self)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable=True):
@@ -155,9 +154,10 @@ class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
 
     @torch.no_grad()
     @torch.jit.ignore
-    def fuse(self, channels_last: Optional[bool] = None) -> 'RecNeXtClassifier':
-        """timm's name for :meth:`switch_to_deploy` (returns the folded model, itself)."""
-        return self.switch_to_deploy(channels_last)
+    def fuse(self) -> 'RecNeXtClassifier':
+        """Switches to the deploy form in place (idempotent) and returns the model, as timm's
+        reparameterizable models do: ``to_form(self, 'deploy')``. Outputs are unchanged."""
+        return to_form(self, 'deploy')
 
     @torch.jit.ignore
     def load_pretrained(self, path: str):

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 import recnext_mm  # noqa: F401
-from recnext_mm import ARCH_SETTINGS, RecNeXt, RecNeXtClassifier, switch_to_deploy
+from recnext_mm import ARCH_SETTINGS, RecNeXt, RecNeXtClassifier, to_form
 from recnext_mm.checkpoint import CheckpointError, load_weights, weights_form
 from recnext_mm.convert import convert_checkpoint, infer_arch
 from utils import (REPO, build_cfg_model, model_layout, randomize_norms, reference_layout, rel_diff,
@@ -30,7 +30,7 @@ def make_fused_archive(arch, path, num_classes=1000, seed=0):
     model = RecNeXtClassifier(arch, num_classes=num_classes, distillation=True)
     model.load_state_dict(seeded_state_dict(model_layout(arch), seed) if num_classes == 1000 else
                           randomize_norms(model, seed).state_dict())
-    switch_to_deploy(model.eval(), official_graph=True)
+    to_form(model.eval(), 'official_fused')
     torch.jit.script(model).save(str(path))
     return str(path)
 
@@ -41,7 +41,7 @@ def _input():
 
 @pytest.mark.parametrize('arch', ALL_ARCHS)
 def test_official_graph_has_the_key_layout_of_the_official_fused_archives(arch):
-    model = switch_to_deploy(RecNeXtClassifier(arch), official_graph=True)
+    model = to_form(RecNeXtClassifier(arch), 'official_fused')
     layout = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert layout == dict(reference_layout(arch, fused=True))
     assert infer_arch(model.state_dict(), fused=True) == arch

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 import recnext_mm
-from recnext_mm.backbones.recnext import ARCH_SETTINGS, get_arch
+from recnext_mm.backbones.archs import ARCH_SETTINGS, get_arch
 from recnext_mm.checkpoint import CheckpointError
-from recnext_mm.runner_utils import build_model_from_cfg
+from recnext_mm.builder import build_model_from_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG_DIR = osp.join(ROOT, 'configs', 'classification')
@@ -262,15 +262,15 @@ def test_release_checkpoint_converts_loads_and_matches_timm(arch, tmp_path):
     import timm
     from mmengine.runner import load_checkpoint
 
-    from tools.convert_checkpoint import main as convert
+    from recnext_mm.convert import convert_checkpoint
     torch.manual_seed(0)
     release = str(tmp_path / f'recnext_{arch}_distill_300e.pth')
     timm_model = randomize_norms(timm.create_model(f'recnext_{arch}'))
     torch.save({'model': timm_model.state_dict()}, release)
     converted, back = str(tmp_path / 'mm.pth'), str(tmp_path / 'back.pth')
     config = osp.join(CFG_DIR, f'recnext_{arch}_in1k.py')
-    convert([release, converted, '--config', config])  # fails on any missing / unexpected key
-    convert([converted, back, '--to-official'])
+    convert_checkpoint(release, converted, config=config)  # fails on any missing / unexpected key
+    assert convert_checkpoint(converted, back, to_official=True) == 'mmengine'
     original = torch.load(release, weights_only=True)['model']
     round_trip = torch.load(back, weights_only=True)['model']
     assert list(round_trip) == list(original)
@@ -291,11 +291,11 @@ def test_checkpoint_of_another_arch_is_refused_naming_keys(tmp_path):
     import timm
     from mmengine.runner import load_checkpoint
 
-    from tools.convert_checkpoint import main as convert
+    from recnext_mm.convert import convert_checkpoint
     release = str(tmp_path / 'recnext_m3.pth')
     torch.save({'model': timm.create_model('recnext_m3').state_dict()}, release)
     converted = str(tmp_path / 'm3_mm.pth')
-    convert([release, converted])
+    convert_checkpoint(release, converted)
 
     m4 = build_model(load_cfg('recnext_m4_in1k.py'))  # same widths, deeper: keys are missing
     with pytest.raises(CheckpointError, match='missing keys: ') as err:
@@ -313,9 +313,10 @@ def test_checkpoint_of_another_arch_is_refused_naming_keys(tmp_path):
     with pytest.raises(CheckpointError, match='training-form backbone weights'):
         load_checkpoint(build_model(m0_deploy), converted, map_location='cpu')
 
-    with pytest.raises(SystemExit, match='missing'):
-        convert([release, str(tmp_path / 'x.pth'), '--config',
-                 osp.join(CFG_DIR, 'recnext_m4_in1k.py')])
+    with pytest.raises(CheckpointError, match='missing keys: [1-9]'):
+        convert_checkpoint(release, str(tmp_path / 'x.pth'),
+                           config=osp.join(CFG_DIR, 'recnext_m4_in1k.py'))
+    assert not osp.exists(tmp_path / 'x.pth')
 
 
 # ----------------------------------------------------------------------------- deploy form
@@ -354,9 +355,10 @@ def test_toy_generator_is_deterministic_and_in_imagenet_layout(tmp_path):
     import cv2
 
     from recnext_mm.toy_data.imagenet import make_toy_imagenet
-    from tools.data.make_toy_imagenet import main as make_toy
-    make_toy(['--out', str(tmp_path / 'a'), '--seed', '3', '--train-per-class', '3',
-              '--val-per-class', '2', '--size', '48'])
+    # 'a' by the script, as a user runs it; 'b' and 'c' by the generator it calls.
+    subprocess.run([sys.executable, 'tools/data/make_toy_imagenet.py', '--out', str(tmp_path / 'a'),
+                    '--seed', '3', '--train-per-class', '3', '--val-per-class', '2',
+                    '--size', '48'], cwd=ROOT, check=True, capture_output=True, timeout=300)
     counts = make_toy_imagenet(str(tmp_path / 'b'), seed=3, train_per_class=3, val_per_class=2,
                                size=48)
     make_toy_imagenet(str(tmp_path / 'c'), seed=4, train_per_class=3, val_per_class=2, size=48)
@@ -378,18 +380,20 @@ def test_toy_generator_is_deterministic_and_in_imagenet_layout(tmp_path):
 @pytest.mark.parametrize('name', ['recnext_m3_in1k.py', 'recnext_a0_distill_in1k.py',
                                   'recnext_toy_in1k.py'])
 def test_missing_data_names_the_imagenet_layout(name, tmp_path):
-    from recnext_mm.runner_utils import check_data
+    from recnext_mm.data_check import precheck
     cfg = load_cfg(name)
     root = str(tmp_path / 'nowhere')
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = root
+    splits = ('train', 'val', 'test')
     with pytest.raises(FileNotFoundError, match='ImageNet layout') as err:
-        check_data(cfg)
+        precheck(cfg, splits, mode='paths')
     assert root in str(err.value) and 'make_toy_imagenet.py' in str(err.value)
+    assert 'train_dataloader.dataset.data_root=' in str(err.value)
 
     os.makedirs(osp.join(root, 'val'))  # a root without its train folder
     with pytest.raises(FileNotFoundError, match='train data not found') as err:
-        check_data(cfg)
+        precheck(cfg, splits, mode='paths')
     assert osp.join(root, 'train') in str(err.value)
 
 
@@ -403,11 +407,11 @@ def test_image_folder_without_images_is_an_error(tmp_path):
         DATASETS.build(dataset)
     assert str(tmp_path / 'train') in str(err.value) and '.jpeg' in str(err.value)
     # tools/train.py stops earlier, before any model is built
-    from recnext_mm.runner_utils import check_data
+    from recnext_mm.data_check import precheck
     cfg = load_cfg('recnext_toy_in1k.py')
     cfg.train_dataloader.dataset.data_root = str(tmp_path)
     with pytest.raises(FileNotFoundError, match='holds no images'):
-        check_data(cfg, splits=('train', ))
+        precheck(cfg, ('train', ), mode='paths')
 
 
 def test_in1k_configs_read_the_toy_set_through_its_annotation_lists(toy_data):
@@ -432,12 +436,13 @@ def test_toy_train_then_test_in_train_and_deploy_form(toy_data, tmp_path):
     outputs, metrics = {}, {}
     for form, extra in (('train', []), ('deploy', ['model.deploy=True'])):
         out = str(tmp_path / f'{form}.pkl')
-        log = run_tool(['tools/test.py', config, ckpt, '--work-dir', work, '--out', out,
-                        '--cfg-options', *roots, *extra])
-        metrics[form] = [line for line in log.splitlines() if 'accuracy/top1' in line][-1]
+        run_tool(['tools/test.py', config, ckpt, '--work-dir', work, '--out', out,
+                  '--cfg-options', *roots, *extra])
+        with open(osp.join(work, 'test_metrics.json')) as f:
+            metrics[form] = json.load(f)
         outputs[form] = pickle.load(open(out, 'rb'))
-    assert 'accuracy/top5' in metrics['train']
-    assert metrics['train'].split('accuracy/top1')[1] == metrics['deploy'].split('accuracy/top1')[1]
+    assert {'accuracy/top1', 'accuracy/top5'} <= set(metrics['train'])
+    assert metrics['train'] == metrics['deploy']
     train_preds, deploy_preds = outputs['train'], outputs['deploy']
     assert len(train_preds) == len(deploy_preds) == 18
     for a, b in zip(train_preds, deploy_preds):
@@ -474,12 +479,12 @@ def test_inferencer_in_a_fresh_process_with_custom_imports_only(tmp_path):
     import cv2
     import timm
 
+    from recnext_mm.convert import convert_checkpoint
     from recnext_mm.toy_data.imagenet import render_image
-    from tools.convert_checkpoint import main as convert
     release, converted = str(tmp_path / 'release.pth'), str(tmp_path / 'm0.pth')
     torch.manual_seed(0)
     torch.save({'model': randomize_norms(timm.create_model('recnext_m0')).state_dict()}, release)
-    convert([release, converted])
+    convert_checkpoint(release, converted)
     image = str(tmp_path / 'disc.jpg')
     cv2.imwrite(image, cv2.resize(render_image('circle', np.random.default_rng(0)), (256, 256)))
     config = osp.join(CFG_DIR, 'recnext_m0_in1k.py')

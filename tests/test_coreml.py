@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from recnext_mm import RecNeXt, RecNeXtClassifier
-from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from recnext_mm.backbones.archs import ARCH_SETTINGS
 from utils import rel_diff
 
 ct = pytest.importorskip('coremltools', reason='the Core ML tests need coremltools (.[coreml])')
-from recnext_mm.analysis import coreml_export  # noqa: E402
+from recnext_bench import coreml_export  # noqa: E402
 
 SIZE = 64  # small maps keep the conversions short; the op set is the same at any size
 

@@ -6,12 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recnext_mm import RecNeXt
+from recnext_bench.calibration import calibration_images
+from recnext_mm import RecNeXt, to_form
+from recnext_mm.backbones.archs import ARCH_SETTINGS
+from recnext_mm.backbones.forms import set_transposed_upsampling
 from recnext_mm.backbones.layers import RecConv2d
-from recnext_mm.backbones.recnext import ARCH_SETTINGS
 from recnext_mm.backbones.upsample import (BILINEAR_2X_TAPS, bilinear_2x_kernel,
-                                           set_transposed_upsampling, transposed_bilinear_2x,
-                                           upsample_bilinear)
+                                           transposed_bilinear_2x, upsample_bilinear)
 from utils import randomize_norms, rel_diff
 
 M_ARCHS = [a for a, s in ARCH_SETTINGS.items() if s['family'] == 'recconv']
@@ -56,7 +57,7 @@ def _train_and_tconv(arch):
     train.eval()
     deploy = RecNeXt(arch, out_indices=(0, 1, 2, 3))
     deploy.load_state_dict(train.state_dict())
-    deploy.eval().switch_to_deploy(channels_last=False)
+    to_form(deploy, 'deploy', channels_last=False)
     assert set_transposed_upsampling(deploy) == sum(ARCH_SETTINGS[arch]['depths'][i]
                                                    for i in range(4))
     return train, deploy
@@ -118,7 +119,7 @@ def test_transposed_form_needs_bilinear_and_follows_dtype():
 # ------------------------------------------------------------------------------ OpenVINO
 def _need_openvino():
     pytest.importorskip('openvino', reason='the OpenVINO tests need openvino (.[openvino])')
-    from recnext_mm.analysis import openvino_runtime
+    from recnext_bench import openvino_runtime
     return openvino_runtime
 
 
@@ -129,7 +130,7 @@ def test_openvino_fp32_matches_pytorch(arch, target, via):
     """fp32 within 1e-4 (relative to each output's maximum) of the PyTorch deploy form, through
     both converters, with the transposed-conv upsampling on where the arch has RecConv."""
     ovr = _need_openvino()
-    from recnext_mm.analysis.onnx_export import build_deploy_model
+    from recnext_bench.onnx_export import build_deploy_model
     model = build_deploy_model(arch, target)
     set_transposed_upsampling(model, arch.startswith('m'))
     runner = ovr.OpenVinoRunner(model, (96, 128), [1, 2], 'fp32', threads=1, via=via)
@@ -159,24 +160,23 @@ def test_openvino_precisions_are_checked_not_assumed(monkeypatch):
 
 
 def test_calibration_images_from_a_folder(tmp_path):
-    ovr = _need_openvino()
     import cv2
     import numpy as np
     (tmp_path / 'a').mkdir()
     img = np.full((40, 60, 3), (255, 0, 0), np.uint8)  # BGR blue
     cv2.imwrite(str(tmp_path / 'a' / 'x.png'), img)
     cv2.imwrite(str(tmp_path / 'y.jpg'), img)
-    arr = ovr.calibration_images(str(tmp_path), (32, 32))
+    arr = calibration_images(str(tmp_path), (32, 32))
     assert arr.shape == (2, 3, 32, 32) and arr.dtype == np.float32
     # RGB order, ImageNet mean / std: blue is channel 2
     assert arr[0, 2].mean() == pytest.approx((255 - 103.53) / 57.375, abs=1e-3)
     assert arr[0, 0].mean() == pytest.approx(-123.675 / 58.395, abs=1e-3)
-    toy = ovr.calibration_images(None, (32, 32), limit=12)
+    toy = calibration_images(None, (32, 32), limit=12)
     assert toy.shape == (12, 3, 32, 32) and np.isfinite(toy).all()
     with pytest.raises(FileNotFoundError, match='no images'):
-        ovr.calibration_images(str(_empty_dir(tmp_path)), (32, 32))
+        calibration_images(str(_empty_dir(tmp_path)), (32, 32))
     with pytest.raises(FileNotFoundError, match='calibration folder not found'):
-        ovr.calibration_images(str(tmp_path / 'missing'), (32, 32))
+        calibration_images(str(tmp_path / 'missing'), (32, 32))
 
 
 def _empty_dir(tmp_path):
@@ -198,7 +198,6 @@ def train_toy_classifier(root, steps=120, seed=0):
     calibration inputs)``."""
     import numpy as np
     from recnext_mm import RecNeXtClassifier
-    from recnext_mm.analysis.openvino_runtime import calibration_images
     from recnext_mm.toy_data.imagenet import TOY_CLASSES, make_toy_imagenet
     make_toy_imagenet(str(root), seed=seed, train_per_class=80, val_per_class=20, size=72)
 
@@ -231,7 +230,7 @@ def train_toy_classifier(root, steps=120, seed=0):
     finally:
         torch.set_num_threads(threads)
     calib = x_train[np.linspace(0, len(x_train) - 1, 96).round().astype(int)]
-    return model.eval().fuse(channels_last=False), x_val, y_val, calib
+    return to_form(model, 'deploy', channels_last=False), x_val, y_val, calib
 
 
 @pytest.mark.slow
@@ -262,8 +261,8 @@ def test_benchmark_openvino_upsample_peak_and_plot(tmp_path, capsys):
     the latency-versus-top-1 PNG of each runtime with the published figures as y."""
     _need_openvino()
     pytest.importorskip('nncf')
-    from recnext_mm.analysis import benchmark
-    from recnext_mm.analysis.latency_plot import load_top1
+    from recnext_bench import benchmark
+    from recnext_bench.latency_plot import load_top1
     out, png = tmp_path / 'b.json', tmp_path / 'plot.png'
     code = benchmark.main(['--models', 'recnext_m0', 'repvit_m0_9', '--forms', 'deploy',
                            '--runtime', 'eager', 'openvino', '--ov-precision', 'fp32', 'int8',
@@ -301,7 +300,7 @@ def test_benchmark_openvino_upsample_peak_and_plot(tmp_path, capsys):
 
 
 def test_published_top1_table_has_sources_and_every_series():
-    from recnext_mm.analysis.latency_plot import load_top1
+    from recnext_bench.latency_plot import load_top1
     from recnext_mm.reference import REFERENCE_JSON
     table = load_top1()
     assert set(table['sources']) == {m['source'] for m in table['models']}
@@ -319,16 +318,17 @@ def test_published_top1_table_has_sources_and_every_series():
 
 
 def test_benchmark_rejects_bad_deploy_options(tmp_path):
-    from recnext_mm.analysis import benchmark
+    from recnext_bench import benchmark
+    from recnext_bench.bench_plan import expand_runtimes
     with pytest.raises(SystemExit):
         benchmark.parse_args(['--models', 'recnext_m0', '--runtime', 'onnxruntime',
                               '--upsample', 'both', '--ort-dynamic'])
     with pytest.raises(SystemExit):
         benchmark.parse_args(['--models', 'recnext_m0', '--calibration', str(tmp_path / 'none')])
-    from recnext_mm.analysis.onnx_export import build_deploy_model, export
+    from recnext_bench.onnx_export import build_deploy_model, export
     model = build_deploy_model('m0', 'backbone')
     set_transposed_upsampling(model)
     with pytest.raises(ValueError, match='dynamic-axes graph needs the interpolation form'):
         export(model, str(tmp_path / 'x.onnx'), (64, 64), dynamic=True)
-    assert benchmark.expand_runtimes(['eager', 'openvino'], ['fp32', 'bf16'], ['onnx', 'torch']) \
+    assert expand_runtimes(['eager', 'openvino'], ['fp32', 'bf16'], ['onnx', 'torch']) \
         == ['eager', 'openvino-fp32', 'openvino-bf16', 'openvino-fp32-torch', 'openvino-bf16-torch']

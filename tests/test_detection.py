@@ -1,6 +1,5 @@
 """Mask R-CNN configs on COCO, the toy COCO-layout set, mmdet 2.x checkpoints and the tools."""
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from recnext_mm.backbones.archs import ARCH_SETTINGS
 from utils import REPO, build_cfg_model, load_toy_module, tree_digest
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'detection')
@@ -64,15 +63,6 @@ def _det_batch(num_classes, size=128):
 def _make_toy(root, num_train=8, num_val=4, seed=0, **kwargs):
     toy.make_toy_coco(str(root), num_train=num_train, num_val=num_val, seed=seed, **kwargs)
     return str(root)
-
-
-def _tool(name):
-    """``tools/<name>.py`` as a module (its ``main(argv)`` runs in this process)."""
-    path = osp.join(REPO, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------------------- configs
@@ -222,9 +212,12 @@ def test_toy_generator_cli_imports_no_mm_package(tmp_path):
     out = subprocess.run([PYTHON, '-c', code, str(tmp_path / 'toy')], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert 'train: 2 images' in out.stdout and 'val: 1 images' in out.stdout
     assert sorted(os.listdir(tmp_path / 'toy' / 'annotations')) == ['instances_train.json',
                                                                     'instances_val.json']
+    for split, count in (('train', 2), ('val', 1)):
+        with open(tmp_path / 'toy' / 'annotations' / f'instances_{split}.json') as f:
+            assert len(json.load(f)['images']) == count
+        assert len(os.listdir(tmp_path / 'toy' / split)) == count
 
 
 def test_toy_dataset_loads_through_the_config_pipelines(tmp_path):
@@ -251,17 +244,17 @@ def test_toy_dataset_loads_through_the_config_pipelines(tmp_path):
 # ----------------------------------------------------------------------------- bad input errors
 
 def test_missing_data_root_names_the_coco_layout(tmp_path):
-    from recnext_mm.runner_utils import check_data
+    from recnext_mm.data_check import precheck
     cfg = _config(TOY_CONFIG, data_root=str(tmp_path / 'nowhere'))
     with pytest.raises(FileNotFoundError) as err:
-        check_data(cfg)
+        precheck(cfg, ('train', 'val', 'test'), mode='paths')
     message = str(err.value)
     assert 'nowhere' in message and 'COCO layout' in message
     assert 'annotations/instances_' in message and 'make_toy_coco.py' in message
 
 
 def test_train_tool_fails_early_without_data(tmp_path):
-    train = _tool('train')
+    from recnext_mm.cli import train  # what tools/train.py runs
     with pytest.raises(FileNotFoundError, match='COCO layout'):
         train.main([TOY_CONFIG, '--work-dir', str(tmp_path / 'wd'), '--cfg-options',
                     f'train_dataloader.dataset.data_root={tmp_path / "missing"}'])
@@ -285,16 +278,16 @@ def _mmdet2_checkpoint(cfg, path):
 
 
 @pytest.mark.parametrize('name', ['mask_rcnn_recnext_m3_coco.py', 'mask_rcnn_recnext_toy_coco.py'])
-def test_mmdet2_checkpoint_converts_and_loads_with_no_missing_key(name, tmp_path, capsys):
+def test_mmdet2_checkpoint_converts_and_loads_with_no_missing_key(name, tmp_path):
     from recnext_mm.checkpoint import detect_format, read_checkpoint
+    from recnext_mm.convert import convert_checkpoint
     path = osp.join(CONFIG_DIR, name)
     cfg = _config(path)
     src = str(tmp_path / 'release_coco.pth')
     state, classes = _mmdet2_checkpoint(cfg, src)
     assert detect_format(read_checkpoint(src)) == 'mmdet2'
     dst = str(tmp_path / 'converted.pth')
-    _tool('convert_checkpoint').main([src, dst, '--config', path])  # strict check against path
-    assert f'{src} (mmdet2) -> {dst} (verified against {path})' in capsys.readouterr().out
+    assert convert_checkpoint(src, dst, config=path) == 'mmdet2'  # strict check against path
     converted = read_checkpoint(dst)
     assert converted['meta']['dataset_meta']['classes'] == classes
     model = build_cfg_model(cfg)
@@ -304,16 +297,18 @@ def test_mmdet2_checkpoint_converts_and_loads_with_no_missing_key(name, tmp_path
         assert torch.equal(value, state[key]), key
 
 
-def test_convert_tool_refuses_a_checkpoint_of_another_arch(tmp_path):
+def test_converter_refuses_a_checkpoint_of_another_arch(tmp_path):
     src = str(tmp_path / 'm3_coco.pth')
     _mmdet2_checkpoint(_config(osp.join(CONFIG_DIR, 'mask_rcnn_recnext_m3_coco.py')), src)
+    from recnext_mm.checkpoint import CheckpointError
+    from recnext_mm.convert import convert_checkpoint
     dst = tmp_path / 'out.pth'
-    with pytest.raises(SystemExit) as err:
-        _tool('convert_checkpoint').main([src, str(dst), '--config',
-                                          osp.join(CONFIG_DIR, 'mask_rcnn_recnext_m4_coco.py')])
+    with pytest.raises(CheckpointError) as err:
+        convert_checkpoint(src, str(dst),
+                           config=osp.join(CONFIG_DIR, 'mask_rcnn_recnext_m4_coco.py'))
     message = str(err.value)
     # m4 is m3 with more blocks per stage: the m3 weights lack the extra blocks.
-    assert message.startswith('error:') and 'do not fit' in message
+    assert 'do not fit' in message
     assert 'mask_rcnn_recnext_m4_coco.py' in message
     assert re.search(r"missing keys: [1-9]\d*, e\.g\. \['backbone\.stages", message)
     assert not dst.exists()
@@ -392,8 +387,9 @@ def test_toy_train_then_test_with_visualization(tmp_path):
     assert ckpt.is_file()
     assert (work / 'last_checkpoint').read_text().strip() == str(ckpt)
 
-    metrics = _tool('test').main([TOY_CONFIG, str(ckpt), '--work-dir', str(work), '--show-dir',
-                                  'vis', '--cfg-options', *options])
+    from recnext_mm.cli import evaluate  # what tools/test.py runs
+    metrics = evaluate.main([TOY_CONFIG, str(ckpt), '--work-dir', str(work), '--show-dir', 'vis',
+                             '--cfg-options', *options])
     assert {'coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50'} <= set(metrics)
     assert all(0 <= metrics[k] <= 1 for k in ('coco/bbox_mAP', 'coco/segm_mAP'))
     drawn = glob.glob(osp.join(str(work), '**', 'vis', '*.jpg'), recursive=True)
@@ -405,8 +401,8 @@ def test_toy_train_then_test_with_visualization(tmp_path):
     preds = {}
     for form, extra in (('train', []), ('deploy', ['--deploy'])):
         out = str(tmp_path / f'{form}.pkl')
-        _tool('test').main([TOY_CONFIG, str(ckpt), '--work-dir', str(work), '--out', out, *extra,
-                            '--cfg-options', *options])
+        evaluate.main([TOY_CONFIG, str(ckpt), '--work-dir', str(work), '--out', out, *extra,
+                       '--cfg-options', *options])
         with open(out, 'rb') as f:
             preds[form] = pickle.load(f)
     assert len(preds['train']) == len(preds['deploy']) == 4

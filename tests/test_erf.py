@@ -1,4 +1,4 @@
-"""The ERF tool (recnext_mm.analysis.erf, tools/analysis_tools/visualize_erf.py) and the receptive
+"""The ERF tool (recnext_bench.erf, tools/analysis_tools/visualize_erf.py) and the receptive
 field the RecConv structure implies."""
 import json
 import os.path as osp
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from recnext_mm.analysis import erf
+from recnext_bench import erf
 from recnext_mm.backbones.layers import build_token_mixer
 from utils import REPO
 

@@ -9,7 +9,9 @@ import sys
 import pytest
 import torch
 
-from recnext_mm.analysis import gpu_check
+from recnext_bench import gpu_check
+from recnext_bench.gpu_check import report as gpu_report
+from recnext_bench.gpu_check import throughput
 from utils import REPO
 
 PYTHON = sys.executable
@@ -69,7 +71,7 @@ def test_benchmark_plan_groups_models_by_batch_and_puts_compile_last():
     assert [(p['dtype'], p['batch'], p['models']) for p in eager] == [
         ('fp32', 1024, ['recnext_m3', 'recnext_a3', 'recnext_t']), ('fp32', 512, ['repvit_m1_1']),
         ('bf16', 1024, ['recnext_m3', 'recnext_a3', 'recnext_t']), ('bf16', 512, ['repvit_m1_1'])]
-    assert all(p['forms'] == ['train', 'official', 'deploy'] for p in eager)
+    assert all(p['forms'] == ['train', 'official_fused', 'deploy'] for p in eager)
     compiled = plan[len(eager):]
     assert all(p['compile'] and p['forms'] == ['deploy'] and len(p['models']) == 1
                for p in compiled)
@@ -77,7 +79,7 @@ def test_benchmark_plan_groups_models_by_batch_and_puts_compile_last():
     # every (model, form, dtype, compiled) figure is expected once; peers have no official form
     keys = gpu_check.expected_rows(settings)
     assert len(keys) == len(set(keys)) == 3 * 3 * 2 + 2 * 2 + 4 * 2
-    assert ('repvit_m1_1', 'official', 'fp32', False) not in keys
+    assert ('repvit_m1_1', 'official_fused', 'fp32', False) not in keys
 
 
 def test_benchmark_retries_out_of_memory_at_half_the_batch(tmp_path, monkeypatch):
@@ -105,9 +107,9 @@ def test_benchmark_retries_out_of_memory_at_half_the_batch(tmp_path, monkeypatch
         return dict(cmd=' '.join(cmd), rc=1 if any(r['error'] for r in rows) else 0,
                     timed_out=False, seconds=0.1, log=log_path)
 
-    monkeypatch.setattr(gpu_check, 'probe_batch', lambda name, settings, device: dict(
+    monkeypatch.setattr(throughput, 'probe_batch', lambda name, settings, device: dict(
         batch=8, out_of_memory_at=[16], peak_memory_gib=None))
-    monkeypatch.setattr(gpu_check, 'run_logged', fake_run)
+    monkeypatch.setattr(throughput, 'run_logged', fake_run)
     settings = gpu_check.dry_run_settings(out_dir=str(tmp_path), models=('recnext_m3', 'recnext_t'),
                                           dtypes=('fp32',), compile_dtypes=('bf16',))
     os.makedirs(tmp_path / 'benchmark')
@@ -120,7 +122,7 @@ def test_benchmark_retries_out_of_memory_at_half_the_batch(tmp_path, monkeypatch
     assert batches[('recnext_m3', 'deploy', False)] == 4 and batches[('recnext_t', 'train', False)] == 8
     assert batches[('recnext_m3', 'deploy', True)] == 8
     assert 'again at batch 4' in step['runs'][0]['retry']
-    text = '\n'.join(gpu_check._benchmark_markdown(step))
+    text = '\n'.join(gpu_report._benchmark_markdown(step))
     assert '| recnext_m3 | 8 | - | deploy | 4000 (b4) | - | - | 8000 |' in text
 
 
@@ -260,7 +262,7 @@ def test_dry_run_end_to_end(tmp_path):
     assert done == set(gpu_check.expected_rows(settings)) and bench['missing'] == []
     assert all(r['img_per_s'] > 0 and r['batch'] == 4 and not r['error']
                for r in bench['results'])
-    assert {r['versus'] for r in bench['ratios']} == {'official', 'train'}
+    assert {r['versus'] for r in bench['ratios']} == {'official_fused', 'train'}
     assert all(r['ratio'] > 0 for r in bench['ratios'])
     # the compile runs passed --compile, with compilation disabled for the dry run
     compiled = [r for r in bench['runs'] if r['compile']]

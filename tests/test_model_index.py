@@ -107,7 +107,7 @@ def test_ablation_results_are_the_official_logs():
 @pytest.mark.parametrize('folder,stem', [('detection', 'mask_rcnn_recnext_toy_coco'),
                                          ('segmentation', 'fpn_recnext_toy_ade')])
 def test_downstream_counts_are_our_counters(folder, stem):
-    from recnext_mm.analysis.flops import measure
+    from recnext_bench.flops import measure
     row = measure(osp.join(REPO, 'configs', folder, f'{stem}.py'), 'train', scope='feat')
     md = models(folder)[stem]['Metadata']
     assert (md['Parameters'], md['FLOPs']) == (row['params'], row['macs'])

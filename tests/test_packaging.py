@@ -30,7 +30,7 @@ CHILD = textwrap.dedent('''
     from mmengine.config import Config  # mmengine's own loader, as mmdet's tools/train.py uses it
     cfg = Config.fromfile('my_detector.py')
     import recnext_mm
-    from recnext_mm.runner_utils import build_model_from_cfg
+    from recnext_mm.builder import build_model_from_cfg
     from recnext_mm.reference import release_layout
     model = build_model_from_cfg(cfg)
     print(type(model.backbone).__name__, model.backbone.arch['embed_dims'], cfg.work_dir_note,
@@ -105,6 +105,10 @@ def test_sdist_and_wheel_carry_license_citation_index_and_metadata(built):
             'recnext_mm/.mim/tools/test.py', 'recnext_mm/.mim/tools/dist_train.sh',
             'recnext_mm/.mim/tools/dist_test.sh',
             'recnext_mm/.mim/configs/classification/metafile.yml'} <= files
+    # The library and, beside it, the checkout's measurement tooling (which imports the library).
+    assert {'recnext_mm/complexity.py', 'recnext_bench/__init__.py', 'recnext_bench/benchmark.py',
+            'recnext_bench/gpu_check/__init__.py', 'recnext_bench/gpu_check/train_entry.py'} <= files
+    assert not [n for n in files if n.startswith('recnext_mm/analysis/')]
     assert index == open(osp.join(REPO, 'model-index.yml')).read()
     assert 'RecConv: Efficient Recursive Convolutions' in citation and '2412.19628' in citation
     assert meta['License'] == 'MIT' and meta['License-File'] == 'LICENSE'

@@ -20,7 +20,7 @@ from PIL import Image
 
 import recnext_mm  # noqa: F401  (registers the timm models)
 from recnext_mm import RecNeXtClassifier
-from recnext_mm.analysis.models import count_params
+from recnext_mm.complexity import count_params
 from recnext_mm.checkpoint import CheckpointError, load_weights
 from recnext_mm.publish import (make_config_loadable, publish_checkpoint, sha256_of,
                                 write_fused_archive, write_hub_folder)

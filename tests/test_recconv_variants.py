@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from recnext_mm import RecNeXt, RecNeXtClassifier
-from recnext_mm.analysis.variant_golden import VARIANT_CASES, case_input, layout_of
+from recnext_mm import RecNeXt, RecNeXtClassifier, to_form
+from recnext_bench.variant_golden import VARIANT_CASES, case_input, layout_of
 from recnext_mm.backbones.layers import RecConvBlock, RecConv2d, build_token_mixer
 from recnext_mm.reference import ablation_logs
 from utils import (REPO, VARIANT_GOLDEN, build_cfg_model, randomize_norms, rel_diff, sample_indices,
@@ -144,7 +144,7 @@ def test_bad_token_mixer_options_are_named(options, message):
 
 
 def test_official_constructor_arguments_refuse_variants():
-    from recnext_mm.backbones.recnext import official_model_args
+    from recnext_mm.backbones.archs import official_model_args
     assert official_model_args(dict(M1, levels=(4, 3, 2, 1))) == dict(
         embed_dim=(48, 96, 192, 384), depth=(3, 3, 15, 2), mlp_ratio=2)
     with pytest.raises(ValueError, match='official RecNext constructor has no token-mixer'):
@@ -165,7 +165,7 @@ def test_deploy_form_equals_training_form(variant):
     with torch.no_grad():
         ref = model(x)
         for channels_last in (False, True):
-            deployed = copy.deepcopy(model).switch_to_deploy(channels_last=channels_last)
+            deployed = to_form(copy.deepcopy(model), 'deploy', channels_last=channels_last)
             assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
             for out, expected in zip(deployed(x), ref):
                 assert rel_diff(out, expected) < 1e-5, channels_last
@@ -183,8 +183,8 @@ def test_torchscript_and_fx_in_both_forms(variant):
     from torchvision.models.feature_extraction import create_feature_extractor
     model = randomize_norms(RecNeXtClassifier(arch=tiny(variant), num_classes=10)).eval()
     x = torch.randn(2, 3, 64, 64)
-    deployed = copy.deepcopy(model).switch_to_deploy()  # channels_last
-    deployed_nchw = copy.deepcopy(model).switch_to_deploy(channels_last=False)
+    deployed = copy.deepcopy(model).fuse()  # channels_last
+    deployed_nchw = to_form(copy.deepcopy(model), 'deploy', channels_last=False)
     with torch.no_grad():
         for form in (model, deployed):
             assert rel_diff(torch.jit.script(form)(x), form(x)) < 1e-6
@@ -201,9 +201,9 @@ def test_onnx_export_of_the_deploy_form(variant, tmp_path):
     pytest.importorskip('onnxruntime')
     import onnxruntime as ort
 
-    from recnext_mm.analysis.onnx_export import export
+    from recnext_bench.onnx_export import export
     model = randomize_norms(RecNeXtClassifier(arch=tiny(variant), num_classes=10)).eval()
-    deployed = model.switch_to_deploy()
+    deployed = model.fuse()
     path = export(deployed, str(tmp_path / 'model.onnx'), shape=(64, 64), dynamic=False, batch=2)
     x = torch.randn(2, 3, 64, 64)
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
@@ -213,8 +213,8 @@ def test_onnx_export_of_the_deploy_form(variant, tmp_path):
 
 
 def test_maxunpool_refuses_onnx_export_clearly(tmp_path):
-    model = RecNeXtClassifier(arch=tiny('maxunpool'), num_classes=10).eval().switch_to_deploy()
-    from recnext_mm.analysis.onnx_export import export
+    model = RecNeXtClassifier(arch=tiny('maxunpool'), num_classes=10).eval().fuse()
+    from recnext_bench.onnx_export import export
     with pytest.raises(RuntimeError, match=r"upsample='maxunpool' does not export to ONNX.*Build "
                                            r"the model with upsample='bilinear'"):
         export(model, str(tmp_path / 'model.onnx'), shape=(64, 64), dynamic=False)
@@ -323,7 +323,7 @@ def _row_arch(name):
 def test_ablation_network_equals_the_official_network_with_that_token_mixer(name):
     """The whole M1 of each row against the official network with the row's official token
     mixer (same seeded weights of the same layout; logits at 128x128, eval mode)."""
-    from recnext_mm.analysis.variant_golden import NETWORK_INPUT, layout_digest
+    from recnext_bench.variant_golden import NETWORK_INPUT, layout_digest
     golden = GOLDEN['ablation_official_networks'][name]
     model = RecNeXtClassifier(arch=_row_arch(name), num_classes=1000)
     assert layout_digest(model) == golden['layout_sha']  # the official names, shapes and order

@@ -17,7 +17,7 @@ from timm.scheduler import CosineLRScheduler  # noqa: E402
 from timm.utils import adaptive_clip_grad  # noqa: E402
 
 import recnext_mm  # noqa: E402,F401
-from recnext_mm.backbones.recnext import ARCH_SETTINGS  # noqa: E402
+from recnext_mm.backbones.archs import ARCH_SETTINGS  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FACTS = json.load(open(osp.join(ROOT, 'tests', 'data', 'official_recipes.json')))

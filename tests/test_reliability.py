@@ -406,7 +406,7 @@ def _dataset(config, split, data_root):
     from mmengine.config import Config
     from mmengine.registry import DATASETS, DefaultScope
 
-    from recnext_mm.runner_utils import import_task, task_of
+    from recnext_mm.builder import import_task, task_of
     cfg = Config.fromfile(config)
     task = task_of(cfg)
     import_task(task)
@@ -544,16 +544,22 @@ def test_coco_check_names_each_bad_annotation_and_image(bad_coco):
     assert ('unreadable_image', None, images[2]['file_name']) not in _kinds(header)
 
 
-def test_train_precheck_logs_what_mmdet_will_drop(bad_coco, capsys):
-    from recnext_mm.runner_utils import precheck_data
+def test_train_precheck_stops_on_what_mmdet_will_drop(bad_coco):
+    from recnext_mm.data_check import check_config_data, precheck
     root, _, _, images = bad_coco
-    with pytest.raises(SystemExit, match='--skip-data-check'):
-        precheck_data(_cfg(DET_CONFIG, root), ('train', ))
-    out = capsys.readouterr().out
-    assert ('Training annotations that mmdet will drop, ignore or fail on, by reason: '
-            'box_outside: 1, degenerate_polygon: 1, empty_polygon: 1, no_segmentation: 1, '
-            'unknown_category: 1, zero_area: 1') in out
-    assert images[1]['file_name'] in out  # the missing image (no image is opened: not the truncated)
+    cfg = _cfg(DET_CONFIG, root)
+    with pytest.raises(SystemExit, match='--skip-data-check') as err:
+        precheck(cfg, ('train', ))  # what tools/train.py runs
+    assert f'tools/check_dataset.py {DET_CONFIG} --decode' in str(err.value)
+    # What it listed: the check of files and annotations, no image opened.
+    report = check_config_data(cfg, splits=('train', ), mode='exists')
+    assert report.dropped_annotations('train') == {
+        'box_outside': 1, 'degenerate_polygon': 1, 'empty_polygon': 1, 'no_segmentation': 1,
+        'unknown_category': 1, 'zero_area': 1}
+    images_with_errors = {osp.basename(f.file) for f in report.errors if f.ann_id is None}
+    assert images_with_errors == {images[1]['file_name']}  # the missing one, not the truncated one
+    # The cheap check (tools/test.py, --skip-data-check) passes: every path exists.
+    assert not precheck(cfg, ('train', ), mode='paths').findings
 
 
 def test_seg_check_finds_bad_label_maps(ade_data, tmp_path):
@@ -596,20 +602,25 @@ def test_imagenet_check_finds_empty_classes_and_bad_list_labels(cls_data, tmp_pa
 
 
 @pytest.mark.slow
-def test_check_dataset_tool_exit_codes(bad_coco, coco_data):
+def test_check_dataset_tool_exit_codes(bad_coco, coco_data, tmp_path):
     tool = osp.join(REPO, 'tools', 'check_dataset.py')
-    args = ['--split', 'train', '--cfg-options']
-    root = bad_coco[0]
-    bad = subprocess.run([sys.executable, tool, DET_CONFIG, *args,
-                          f'train_dataloader.dataset.data_root={root}/'],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 1, bad.stderr[-2000:]
-    assert 'unknown_category' in bad.stdout and 'Problems:' in bad.stdout
-    good = subprocess.run([sys.executable, tool, DET_CONFIG, '--decode', *args,
-                           f'train_dataloader.dataset.data_root={coco_data}/'],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert good.returncode == 0, good.stdout[-2000:] + good.stderr[-2000:]
-    assert 'No errors' in good.stdout
+
+    def check(root, name, *extra):
+        out = str(tmp_path / f'{name}.json')
+        run = subprocess.run([sys.executable, tool, DET_CONFIG, '--split', 'train', '--json', out,
+                              *extra, '--cfg-options',
+                              f'train_dataloader.dataset.data_root={root}/'],
+                             cwd=REPO, capture_output=True, text=True, timeout=300)
+        with open(out) as f:
+            return run.returncode, json.load(f), run.stderr[-2000:]
+
+    code, findings, stderr = check(bad_coco[0], 'bad')
+    assert code == 1, stderr
+    errors = {f['kind'] for f in findings if f['severity'] == 'error'}
+    assert {'unknown_category', 'no_segmentation', 'missing_image'} <= errors
+    code, findings, stderr = check(coco_data, 'good', '--decode')
+    assert code == 0, stderr
+    assert not [f for f in findings if f['severity'] == 'error']
 
 
 @pytest.mark.parametrize('config', [CLS_CONFIG, DET_CONFIG, SEG_CONFIG])

@@ -14,8 +14,8 @@ from timm.utils.model import reparameterize_model
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import recnext_mm  # noqa: F401  (registers the models)
-from recnext_mm import ARCH_SETTINGS, release_url
-from recnext_mm.backbones.layers import OFFICIAL_FOLDS
+from recnext_mm import ARCH_SETTINGS, release_url, to_form
+from recnext_mm.backbones.forms import OFFICIAL_FOLDS
 from recnext_mm.timm_models import TAGS
 from utils import randomize_norms, rel_diff
 
@@ -234,7 +234,7 @@ def test_fx_forward_is_exact_and_backward_reaches_every_parameter(arch):
     scripted = torch.jit.script(_fx(model.eval()))  # fx, then TorchScript
     with torch.no_grad():
         assert torch.allclose(scripted(x)['logits'], model(x), rtol=1e-5, atol=1e-6)
-    deployed = model.fuse(channels_last=False)
+    deployed = to_form(model, 'deploy', channels_last=False)
     with torch.no_grad():
         assert torch.equal(_fx(deployed)(x)['logits'], deployed(x))
 
@@ -243,10 +243,10 @@ def test_fx_forward_is_exact_and_backward_reaches_every_parameter(arch):
 def test_timm_reparameterize_model_reaches_every_fold(arch):
     model = randomize_norms(timm.create_model(f'recnext_{arch}')).eval()
     x = torch.rand(1, 3, 64, 64)
-    folded = reparameterize_model(model)  # timm's own walker: fuse() / switch_to_deploy()
+    folded = reparameterize_model(model)  # timm's own walker: the layers' fuse()
     assert not any(isinstance(m, (_BatchNorm, *OFFICIAL_FOLDS)) for m in folded.modules())
     assert type(folded.head) is nn.Linear
     with torch.no_grad():
         assert rel_diff(folded(x), model(x)) < 1e-4
-    ours = copy.deepcopy(model).fuse(channels_last=False)
+    ours = to_form(copy.deepcopy(model), 'deploy', channels_last=False)
     assert ours.state_dict().keys() == folded.state_dict().keys()

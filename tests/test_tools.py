@@ -7,12 +7,15 @@ from fractions import Fraction
 import pytest
 import torch
 
-from recnext_mm.analysis import benchmark, recconv_scaling
-from recnext_mm.analysis import flops as get_flops
-from recnext_mm.analysis import models as model_utils
+from recnext_bench import benchmark, recconv_scaling
+from recnext_bench import flops as get_flops
+from recnext_bench import models as model_utils
+from recnext_bench.bench_plan import plan as bench_plan
+from recnext_bench.bench_report import RESULT_FIELDS
+from recnext_mm.backbones.archs import ARCH_SETTINGS
 from utils import REPO, reference
 
-ALL_ARCHS = list(model_utils.ARCH_SETTINGS)
+ALL_ARCHS = list(ARCH_SETTINGS)
 REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # the smallest of each family
 
 
@@ -80,7 +83,7 @@ def test_get_flops_forms_and_models():
     shape = (64, 64)
     train = get_flops.measure('recnext_m0', 'train', shape)
     deploy = get_flops.measure('recnext_m0', 'deploy', shape)
-    official = get_flops.measure('recnext_m0', 'official', shape)
+    official = get_flops.measure('recnext_m0', 'official_fused', shape)
     # Our deploy form also folds the BNs after each RecConv: fewer params and MACs than the
     # official-equivalent form, which is smaller than the training form.
     assert deploy['params'] < official['params'] < train['params']
@@ -90,7 +93,7 @@ def test_get_flops_forms_and_models():
     peer = get_flops.measure('resnet18', 'deploy', shape)
     assert peer['macs'] > 0 and 'conv-bn folded' in peer['notes']
     with pytest.raises(ValueError, match='only defined for RecNeXt'):
-        get_flops.measure('resnet18', 'official', shape)
+        get_flops.measure('resnet18', 'official_fused', shape)
     with pytest.raises(ValueError, match='Unknown model'):
         get_flops.measure('no_such_model_xyz', 'train', shape)
 
@@ -132,7 +135,7 @@ def test_peer_conv_bn_folding_is_exact():
 def test_benchmark_end_to_end(tmp_path, capsys):
     out = tmp_path / 'bench.json'
     status = benchmark.main([
-        '--models', 'recnext_m0', 'm0', 'resnet18', '--forms', 'train', 'deploy', 'official',
+        '--models', 'recnext_m0', 'm0', 'resnet18', '--forms', 'train', 'deploy', 'official_fused',
         '--batch', '1', '2', '--shape', '32', '--threads', '1', '--warmup', '1', '--repeats', '2',
         '--block', '1', '--out-json', str(out)])
     assert status == 0
@@ -146,7 +149,7 @@ def test_benchmark_end_to_end(tmp_path, capsys):
     # resnet18 has no official form: 3 + 3 + 2 entries, at two batch sizes.
     assert len(rows) == 16
     for r in rows:
-        assert set(benchmark.RESULT_FIELDS) <= set(r), set(benchmark.RESULT_FIELDS) - set(r)
+        assert set(RESULT_FIELDS) <= set(r), set(RESULT_FIELDS) - set(r)
         assert 'error' not in r
         assert r['n'] >= 2 and len(r['times_ms']) == r['n']
         assert r['min_ms'] <= r['median_ms'] <= r['max_ms']
@@ -154,9 +157,9 @@ def test_benchmark_end_to_end(tmp_path, capsys):
         assert r['img_per_s'] == pytest.approx(r['batch'] / r['median_ms'] * 1e3)
         assert r['gmacs'] > 0 and r['ms_per_gmac'] > 0
     forms = {(r['model'], r['form']) for r in rows}
-    assert ('resnet18', 'official') not in forms and ('recnext_m0', 'official') in forms
+    assert ('resnet18', 'official_fused') not in forms and ('recnext_m0', 'official_fused') in forms
     ratio = next(r for r in data['ratios'] if r['model'] == 'recnext_m0' and r['batch'] == 1)
-    assert ratio['train/deploy'] > 0 and ratio['official/deploy'] > 0
+    assert ratio['train/deploy'] > 0 and ratio['official_fused/deploy'] > 0
 
 
 def test_benchmark_options_tiny(tmp_path):
@@ -193,15 +196,15 @@ def test_benchmark_plan_times_other_backbones_in_train_form_only(capsys):
     pytest.importorskip('mmdet')
     toy = _config('detection', 'mask_rcnn_recnext_toy_coco.py')
     r50 = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'  # resolved to mmdet's installed config
-    pairs = benchmark.plan([toy, r50], ['train', 'deploy', 'official'], None)
+    pairs = bench_plan([toy, r50], ['train', 'deploy', 'official_fused'], None)
     assert [(spec.name, form, runtime) for spec, form, runtime in pairs] == [
-        (toy, 'train', 'eager'), (toy, 'deploy', 'eager'), (toy, 'official', 'eager'),
+        (toy, 'train', 'eager'), (toy, 'deploy', 'eager'), (toy, 'official_fused', 'eager'),
         (r50, 'train', 'eager')]
     assert pairs[-1][0].task == 'detection'
     assert '[skip] ' + r50 + ' (deploy)' in capsys.readouterr().err
     # ONNX Runtime: deploy forms of classifiers, backbones and peers only.
-    pairs = benchmark.plan(['recnext_m0', 'resnet18', toy], ['train', 'deploy'], None,
-                           ['eager', 'onnxruntime'])
+    pairs = bench_plan(['recnext_m0', 'resnet18', toy], ['train', 'deploy'], None,
+                       ['eager', 'onnxruntime'])
     assert [(spec.name, form, runtime) for spec, form, runtime in pairs] == [
         ('recnext_m0', 'train', 'eager'), ('recnext_m0', 'deploy', 'eager'),
         ('recnext_m0', 'deploy', 'onnxruntime'), ('resnet18', 'train', 'eager'),
@@ -243,7 +246,7 @@ def _need_onnx():
     pytest.importorskip('onnx', reason='onnx not installed (optional extra: pip install -e .[onnx])')
     pytest.importorskip('onnxruntime',
                         reason='onnxruntime not installed (optional extra: pip install -e .[onnx])')
-    from recnext_mm.analysis import onnx_export
+    from recnext_bench import onnx_export
     return onnx_export
 
 
@@ -303,7 +306,7 @@ def test_onnx_static_export_is_lean_and_matches_pytorch(arch, shape, tmp_path):
 def test_onnx_export_of_peers_and_wrong_opset(tmp_path):
     onnx_export = _need_onnx()
     import timm
-    from recnext_mm.analysis.ort_runtime import make_session
+    from recnext_bench.ort_runtime import make_session
     model = timm.create_model('resnet18', pretrained=False).eval()
     path = onnx_export.export(model, str(tmp_path / 'r18.onnx'), (64, 64), dynamic=False, batch=1)
     x = torch.randn(1, 3, 64, 64)
@@ -317,7 +320,7 @@ def test_onnx_export_of_peers_and_wrong_opset(tmp_path):
 def test_ort_session_settings_and_profile(tmp_path):
     onnx_export = _need_onnx()
     import onnxruntime as ort
-    from recnext_mm.analysis import ort_runtime
+    from recnext_bench import ort_runtime
     opts = ort_runtime.session_options(threads=2)
     assert opts.intra_op_num_threads == 2 and opts.inter_op_num_threads == 1
     assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
@@ -379,8 +382,8 @@ def test_int8_static_quantization_qdq(tmp_path):
     onnx_export = _need_onnx()
     import numpy as np
     import onnx
-    from recnext_mm.analysis import quantize
-    from recnext_mm.analysis.ort_runtime import make_session
+    from recnext_bench import quantize
+    from recnext_bench.ort_runtime import make_session
     model = onnx_export.build_deploy_model('m0', 'classifier')
     fp32 = onnx_export.export(model, str(tmp_path / 'm0.onnx'), (64, 64), dynamic=False)
     gen = np.random.default_rng(0)

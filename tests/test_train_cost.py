@@ -1,14 +1,13 @@
-"""recnext_mm.analysis.train_cost, behind tools/analysis_tools/train_cost.py (time and peak memory
+"""recnext_bench.train_cost (and .train_step), behind tools/analysis_tools/train_cost.py (time and peak memory
 of a training step, with and without with_cp), and the ``package::`` config specs of
-recnext_mm.analysis.models, on tiny settings."""
+recnext_bench.specs, on tiny settings."""
 import json
 
 import pytest
 import torch
 import torch.nn as nn
 
-from recnext_mm.analysis import models as model_utils
-from recnext_mm.analysis import train_cost
+from recnext_bench import models, specs, train_cost, train_step
 
 R50_MASK_RCNN = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 
@@ -25,7 +24,7 @@ def _one_thread():
 
 def _peak_rss_resettable():
     """None if /proc/self/clear_refs can reset the peak-RSS counter here, else why not."""
-    return train_cost.reset_peak_rss()
+    return train_step.reset_peak_rss()
 
 
 def test_end_to_end_tiny(tmp_path, capsys):
@@ -77,7 +76,7 @@ def test_with_cp_checkpoints_with_equal_gradients(monkeypatch):
     losses, grads, counts = {}, {}, {}
     for with_cp in (False, True):
         calls.clear()
-        step, _ = train_cost.make_train_step('recnext_m0', with_cp, batch=2, shape=(64, 64))
+        step, _ = train_step.make_train_step('recnext_m0', with_cp, batch=2, shape=(64, 64))
         assert step.model.training
         losses[with_cp] = step()
         counts[with_cp] = len(calls)
@@ -95,7 +94,7 @@ def test_with_cp_checkpoints_with_equal_gradients(monkeypatch):
 
 
 def test_backbone_loss_and_memory_counter():
-    step, _ = train_cost.make_train_step('m0', False, batch=1, shape=(64, 64))
+    step, _ = train_step.make_train_step('m0', False, batch=1, shape=(64, 64))
     outs = step.model(step.x)
     assert len(outs) == 4
     torch.testing.assert_close(step.loss(outs), sum(o.mean() for o in outs))
@@ -109,7 +108,7 @@ def test_backbone_loss_and_memory_counter():
         def __call__(self):
             return torch.ones(64 * 2**20 // 4).sum()
 
-    result = train_cost.measure_step_memory(Allocate64MiB())
+    result = train_step.measure_step_memory(Allocate64MiB())
     reason = _peak_rss_resettable()
     if reason:
         assert result['peak_step_mib'] is None and 'clear_refs' in result['memory_note']
@@ -136,16 +135,16 @@ def test_bad_inputs(capsys):
 
 def test_mmdet_package_config_spec(capsys):
     pytest.importorskip('mmdet')
-    spec = model_utils.parse_spec(R50_MASK_RCNN)
+    spec = specs.parse_spec(R50_MASK_RCNN)
     assert spec.kind == 'config' and spec.task == 'detection'
-    cfg = model_utils.load_config(R50_MASK_RCNN)
+    cfg = specs.load_config(R50_MASK_RCNN)
     assert cfg.model.type == 'MaskRCNN' and cfg.model.backbone.depth == 50
-    model = model_utils.build_config_model(R50_MASK_RCNN)  # random weights, nothing downloaded
+    model = models.build_config_model(R50_MASK_RCNN)  # random weights, nothing downloaded
     assert type(model).__name__ == 'MaskRCNN' and type(model.backbone).__name__ == 'ResNet'
     with pytest.raises(ValueError, match='does not exist'):
-        model_utils.parse_spec('mmdet::mask_rcnn/no-such-config.py')
+        specs.parse_spec('mmdet::mask_rcnn/no-such-config.py')
     with pytest.raises(ValueError, match='Bad package config spec'):
-        model_utils.parse_spec('no_such_package::a/b.py')
+        specs.parse_spec('no_such_package::a/b.py')
     # Configs cannot be trained by train_cost: a clear error, not a crash in a subprocess.
     with pytest.raises(SystemExit):
         train_cost.main(['--models', R50_MASK_RCNN])

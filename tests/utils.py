@@ -1,10 +1,10 @@
-"""Helpers shared by the tests (the golden-comparison ones come from recnext_mm.analysis.golden)."""
+"""Helpers shared by the tests (the golden-comparison ones come from recnext_bench.golden)."""
 import os.path as osp
 from collections import OrderedDict
 
 import torch
 
-from recnext_mm.analysis import golden as _golden
+from recnext_bench import golden as _golden
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The golden comparison's helpers, one copy shared with tools/dev/make_official_golden.py.
@@ -65,7 +65,7 @@ def build_cfg_model(cfg):
     BN as the Runner does without a process group."""
     from mmengine.model import revert_sync_batchnorm
 
-    from recnext_mm.runner_utils import build_model_from_cfg
+    from recnext_mm.builder import build_model_from_cfg
     return revert_sync_batchnorm(build_model_from_cfg(cfg))
 
 

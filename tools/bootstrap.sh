@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Creates .venv/ at the repository root with the tested OpenMMLab 2.0 stack and recnext_mm (editable).
 #
-# Idempotent: a finished environment carries a stamp (a hash of this script and requirements/), and a
-# second run with the same inputs only re-checks the imports. An environment without a matching stamp is
-# half-built or stale: it is removed and built again, never used.
+# Idempotent: a finished environment carries a stamp (a hash of this script, tools/lock_env.sh and
+# requirements/; tools/lib/env_stamp.sh), and a second run with the same inputs only re-checks the
+# imports. An environment without a matching stamp is half-built or stale: it is removed and built
+# again, never used.
 #
 # mmcv 2.1.0 has no wheel for torch >= 2.5, so it is compiled from the PyPI sdist (about 13 min on 2
 # cores). The wheel is cached outside the repository, keyed by mmcv, torch and Python versions:
@@ -18,11 +19,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv"
-PY="$VENV/bin/python"
-STAMP="$VENV/.recnext_bootstrap_ok"
-PYTHON_BIN="${PYTHON:-python3.11}"
-command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
+# shellcheck source=lib/env_stamp.sh
+source "$ROOT/tools/lib/env_stamp.sh"
+env_layout "$ROOT/.venv" .recnext_bootstrap_ok
 MMCV_VERSION=2.1.0
 TORCH_VERSION=2.14.1
 CACHE_DIR="${RECNEXT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/recnext_mm}"
@@ -52,32 +51,16 @@ fail() {
 }
 trap fail ERR
 
-inputs_hash() {
-  { cat "$ROOT/tools/bootstrap.sh" "$ROOT/tools/lock_env.sh" "$ROOT"/requirements/*.txt; echo "locked=$LOCKED"; } |
-    sha256sum | cut -d' ' -f1
-}
-
 check_imports() {
-  "$PY" - <<'PYEOF'
-import recnext_mm, mmdet, mmseg, mmpretrain, timm  # noqa: F401
-from mmcv.ops import nms, RoIAlign  # noqa: F401  (compiled ops present)
-PYEOF
+  env_imports_ok "$PY" 'import recnext_mm, mmdet, mmseg, mmpretrain, timm  # noqa: F401' \
+    'from mmcv.ops import nms, RoIAlign  # noqa: F401  (compiled ops present)'
 }
 
-WANT="$(inputs_hash)"
-if [[ "${1:-}" != "--force" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
-  STEP="verify"
-  if check_imports; then
-    echo "bootstrap: .venv is up to date ($VENV)."
-    exit 0
-  fi
-  echo "bootstrap: .venv has a stamp but its imports fail; rebuilding." >&2
-fi
-
-if [[ -d "$VENV" ]]; then
-  echo "bootstrap: removing incomplete or stale $VENV"
-  rm -rf "$VENV"
-fi
+WANT="$(env_stamp_hash "locked=$LOCKED" "$ROOT/tools/bootstrap.sh" "$ROOT/tools/lock_env.sh" \
+  "$ROOT"/requirements/*.txt)"
+STEP="verify"
+env_reuse_if_current bootstrap "$STAMP" "$WANT" "${1:-}" check_imports ".venv ($VENV)"
+env_remove_stale bootstrap "$VENV"
 
 STEP="venv"
 echo "==> [1/6] creating $VENV with $("$PYTHON_BIN" --version)"
@@ -157,5 +140,5 @@ if [[ "$LOCKED" == 1 ]]; then
 else
   echo "bootstrap: unlocked install; to pin it: bash tools/lock_env.sh"
 fi
-echo "$WANT" > "$STAMP"
+env_stamp_write "$STAMP" "$WANT"
 echo "bootstrap: done ($VENV)."

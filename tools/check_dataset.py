@@ -7,7 +7,8 @@ mmdet/mmseg/mmpretrain would drop, ignore or fail on.
     python tools/check_dataset.py CONFIG --cfg-options train_dataloader.dataset.data_root=data/x/
 
 Prints a summary table and one line per problem (file; annotation id and its image), and exits
-with 1 when there are errors (2 with --strict and only warnings). By default images are only
+with 1 when there are errors (2 with --strict and only warnings); --json FILE also writes every
+finding. By default images are only
 opened (format header: fast on COCO); --decode also decodes every pixel, which finds truncated
 files. Logic: recnext_mm.data_check.
 """
@@ -18,7 +19,7 @@ import sys
 from mmengine.config import Config, DictAction
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
@@ -38,7 +39,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None):
+    """Checks, prints the report and returns it (``recnext_mm.data_check.DataReport``); exits with 1
+    on errors, 2 on warnings with --strict."""
     args = parse_args(argv)
     import recnext_mm  # noqa: F401
     from recnext_mm.data_check import check_config_data
@@ -53,13 +56,13 @@ def main(argv=None) -> int:
             json.dump([vars(f_) for f_ in report.findings], f, indent=1, default=str)
     if report.errors:
         print(f'\n{len(report.errors)} error(s), {len(report.warnings)} warning(s).', file=sys.stderr)
-        return 1
+        sys.exit(1)
     if args.strict and report.warnings:
         print(f'\n{len(report.warnings)} warning(s) (--strict).', file=sys.stderr)
-        return 2
+        sys.exit(2)
     print(f'\nNo errors ({len(report.warnings)} warning(s)).')
-    return 0
+    return report
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -9,14 +9,14 @@
 
 The source format is detected (recnext_mm.checkpoint.FORMATS). An official fused TorchScript
 archive is read tensors-only (its code never runs) and written as the mmpretrain classifier in
-deploy form: evaluate it with --cfg-options model.deploy=True. --config CONFIG checks that the result loads into that config's
-model with no missing or unexpected key.
+deploy form: evaluate it with --cfg-options model.deploy=True. --config CONFIG checks that the
+result loads into that config's model with no missing or unexpected key. Logic: recnext_mm.convert.
 """
 import argparse
 import sys
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='source checkpoint (file or URL)')
@@ -26,7 +26,12 @@ def main(argv=None):
     parser.add_argument('--config', help='verify that the result loads strictly into this config')
     parser.add_argument('--unsafe-load', action='store_true',
                         help='allow arbitrary pickled objects in SRC (only for trusted files)')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Converts; returns the detected source format (exits with the error otherwise)."""
+    args = parse_args(argv)
     from recnext_mm.checkpoint import CheckpointError
     from recnext_mm.convert import convert_checkpoint
     try:
@@ -36,6 +41,7 @@ def main(argv=None):
         sys.exit(f'error: {err}')
     print(f'{args.src} ({fmt}) -> {args.dst}' + (' (verified against ' + args.config + ')'
                                                    if args.config else ''))
+    return fmt
 
 
 if __name__ == '__main__':

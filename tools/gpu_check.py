@@ -7,22 +7,22 @@
     bash tools/gpu_check.sh --out-dir /tmp/gc        # wrapper: picks .venv/bin/python
 
 Steps: (a) benchmark: img/s of recnext_m3, recnext_a3, recnext_t and repvit_m1_1 at 224x224 through
-tools/analysis_tools/benchmark.py --device cuda, at the largest power-of-two batch <= 1024 that
-fits, fp32 and bf16 autocast, train / official-equivalent / deploy forms, plus torch.compile of the
-deploy form; (b) equality: deploy vs official-equivalent logits within 1e-4 in fp32 (TF32 off),
+the benchmark (python -m recnext_bench.benchmark) --device cuda, at the largest power-of-two
+batch <= 1024 that fits, fp32 and bf16 autocast, train / official-equivalent / deploy forms, plus
+torch.compile of the deploy form; (b) equality: deploy vs official-equivalent logits within 1e-4 in fp32 (TF32 off),
 randomised BatchNorms; (c) train: 50 iterations of the toy Mask R-CNN and Semantic FPN configs with
 --amp, every logged loss finite; (d) dist: the same under torchrun (1 process) with SyncBN.
 Writes gpu_check.json and gpu_check.md to --out-dir; exit code 0 pass, 1 fail, 2 incomplete.
-Details: recnext_mm/analysis/gpu_check.py.
+Details: recnext_bench/gpu_check/__init__.py.
 """
 import argparse
 import shlex
 import sys
 
-from recnext_mm.analysis import gpu_check
+from recnext_bench import gpu_check
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out-dir', default='work_dirs/gpu_check',
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
                 else gpu_check.Settings(**overrides))
     given = sys.argv[1:] if argv is None else list(argv)
     command = shlex.join(['python', 'tools/gpu_check.py', *given])
-    return gpu_check.main(settings, command)
+    return gpu_check.run_and_print(settings, command)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ import argparse
 import sys
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='kind', required=True)
@@ -48,27 +48,30 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Publishes; returns the file or folder written (with --push: the repository URL)."""
     args = parse_args(argv)
     import recnext_mm  # noqa: F401  (registers the timm models)
     from recnext_mm import publish
     from recnext_mm.checkpoint import CheckpointError
     try:
         if args.kind == 'openmmlab':
-            print(publish.publish_checkpoint(args.src, args.out))
+            written = publish.publish_checkpoint(args.src, args.out)
         elif args.kind == 'hub':
             if args.push and not args.repo_id:
                 sys.exit('error: --push needs --repo-id ORG/NAME, the repository to create.')
-            folder = publish.write_hub_folder(args.src, args.out, repo_id=args.repo_id,
-                                              arch=args.arch, distillation=args.distillation,
-                                              benchmark_json=args.benchmark_json)
-            print(folder)
+            written = publish.write_hub_folder(args.src, args.out, repo_id=args.repo_id,
+                                               arch=args.arch, distillation=args.distillation,
+                                               benchmark_json=args.benchmark_json)
             if args.push:
-                print(publish.push_hub_folder(folder, args.repo_id, private=args.private))
+                print(written)
+                written = publish.push_hub_folder(written, args.repo_id, private=args.private)
         else:
-            print(publish.write_fused_archive(args.src, args.out, arch=args.arch,
-                                              distillation=args.distillation, name=args.name))
+            written = publish.write_fused_archive(args.src, args.out, arch=args.arch,
+                                                  distillation=args.distillation, name=args.name)
     except (CheckpointError, ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
+    print(written)
+    return written
 
 
 if __name__ == '__main__':

@@ -5,17 +5,15 @@
 # its multimodal models, which fail against current transformers.
 #
 # Idempotent: a finished environment carries a stamp (a hash of this script, requirements/hub.txt and
-# requirements/lock.txt); a second run with the same inputs only re-checks the imports. Without a
-# matching stamp the folder is half-built or stale and is built again.
+# requirements/lock.txt; tools/lib/env_stamp.sh); a second run with the same inputs only re-checks the
+# imports. Without a matching stamp the folder is half-built or stale and is built again.
 # Usage: bash tools/setup_hub_env.sh [--force]      (RECNEXT_HUB_VENV=DIR for another folder)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${RECNEXT_HUB_VENV:-$ROOT/.venv-hub}"
-PY="$VENV/bin/python"
-STAMP="$VENV/.recnext_hub_ok"
-PYTHON_BIN="${PYTHON:-python3.11}"
-command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
+# shellcheck source=lib/env_stamp.sh
+source "$ROOT/tools/lib/env_stamp.sh"
+env_layout "${RECNEXT_HUB_VENV:-$ROOT/.venv-hub}" .recnext_hub_ok
 LOCK="$ROOT/requirements/lock.txt"
 HUB="$ROOT/requirements/hub.txt"
 
@@ -24,21 +22,13 @@ pin() {  # name==version of one package of the lock
 }
 
 check() {
-  "$PY" - <<'PYEOF'
-import recnext_mm, timm, transformers  # noqa: F401
-from transformers import TimmWrapperForImageClassification  # noqa: F401
-PYEOF
+  env_imports_ok "$PY" 'import recnext_mm, timm, transformers  # noqa: F401' \
+    'from transformers import TimmWrapperForImageClassification  # noqa: F401'
 }
 
-WANT="$({ cat "$ROOT/tools/setup_hub_env.sh" "$HUB" "$LOCK"; } | sha256sum | cut -d' ' -f1)"
-if [[ "${1:-}" != "--force" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
-  if check; then
-    echo "setup_hub_env: $VENV is up to date."
-    exit 0
-  fi
-  echo "setup_hub_env: $VENV has a stamp but its imports fail; rebuilding." >&2
-fi
-rm -rf "$VENV"
+WANT="$(env_stamp_hash "" "$ROOT/tools/setup_hub_env.sh" "$HUB" "$LOCK")"
+env_reuse_if_current setup_hub_env "$STAMP" "$WANT" "${1:-}" check "$VENV"
+env_remove_stale setup_hub_env "$VENV"
 
 echo "==> [1/3] $VENV with $("$PYTHON_BIN" --version)"
 "$PYTHON_BIN" -m venv "$VENV"
@@ -52,5 +42,5 @@ echo "==> [3/3] recnext_mm (editable, --no-deps) and checks"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
 "$PY" -m pip check
 check
-echo "$WANT" > "$STAMP"
+env_stamp_write "$STAMP" "$WANT"
 echo "setup_hub_env: done ($VENV)."

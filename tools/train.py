@@ -8,14 +8,19 @@
 Before training, the files and annotations of the train (and val) data are checked (no image is
 opened; --skip-data-check skips it, tools/check_dataset.py runs the full check). Checkpoints are
 written atomically; unreadable training images are skipped up to --bad-image-limit (default 1% of an
-epoch). Logic: recnext_mm.runner_utils.train_main.
+epoch). Logic: recnext_mm.cli.train.
 """
+import argparse
 
-from recnext_mm.runner_utils import train_main
+from recnext_mm.cli import train
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return train.parse_args(argv, description=__doc__)
 
 
 def main(argv=None):
-    return train_main(argv)
+    return train.run(parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -27,14 +27,9 @@ runner_type = 'RecNeXtRunner'
 #   --cfg-options model.backbone.init_cfg.checkpoint=/path/recnext_m3_distill_300e.pth
 pretrained = 'https://github.com/suous/RecNeXt/releases/download/v1.0/recnext_m3_distill_300e.pth'
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='RecNeXt',
-        arch='m3',
-        out_indices=(0, 1, 2, 3),
-        drop_path_rate=0.1,
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(_delete_=True, type='RecNeXt', arch='m3', out_indices=(0, 1, 2, 3),
+                  drop_path_rate=0.1, norm_cfg=dict(type='SyncBN', requires_grad=True),
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=256, num_outs=5))
 
 train_dataloader = dict(batch_size=2, num_workers=2)

@@ -8,9 +8,8 @@
 # then set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...) to that checkpoint.
 _base_ = './fpn_recnext_m3_ade20k.py'
 
-model = dict(
-    backbone=dict(
-        # M3 written out with 7x7 kernels (_delete_: replaces the base's arch name 'm3').
-        arch=dict(_delete_=True, family='recconv', embed_dims=(64, 128, 256, 512),
-                  depths=(3, 3, 13, 2), mlp_ratio=2, kernel_sizes=7),
-        init_cfg=None))
+# M3 written out with 7x7 kernels (_delete_: replaces the base's arch name 'm3').
+model = dict(backbone=dict(
+    arch=dict(_delete_=True, family='recconv', embed_dims=(64, 128, 256, 512), depths=(3, 3, 13, 2),
+              mlp_ratio=2, kernel_sizes=7),
+    init_cfg=None))

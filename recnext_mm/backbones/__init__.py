@@ -1,5 +1,7 @@
-from .layers import optimize_for_inference, reparameterize
-from .recnext import ARCH_SETTINGS, RecNeXt, RecNeXtTrunk, build_trunk, get_arch
+from .archs import ARCH_SETTINGS, get_arch
+from .forms import FORMS, set_channels_last, set_transposed_upsampling, to_form
+from .recnext import RecNeXt
+from .trunk import RecNeXtTrunk, build_trunk
 
-__all__ = ['RecNeXt', 'RecNeXtTrunk', 'ARCH_SETTINGS', 'get_arch', 'build_trunk', 'reparameterize',
-           'optimize_for_inference']
+__all__ = ['RecNeXt', 'RecNeXtTrunk', 'ARCH_SETTINGS', 'get_arch', 'build_trunk', 'FORMS', 'to_form',
+           'set_channels_last', 'set_transposed_upsampling']

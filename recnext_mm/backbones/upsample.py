@@ -16,8 +16,8 @@ and 9/16, exact in every float format). It is applied per channel (``groups=C``)
 
 That is the remedy the RecNeXt model card names for the M series' throughput on accelerators
 (transposed convolutions instead of bilinear resizes). Which form runs faster depends on the
-runtime: :data:`MEASURED_FASTER` records what this project measured, and
-:func:`set_transposed_upsampling` switches the form of every RecConv of a model.
+runtime: :data:`recnext_mm.backbones.forms.MEASURED_FASTER` records what this project measured,
+and :func:`recnext_mm.backbones.forms.set_transposed_upsampling` switches every RecConv of a model.
 
 Sizes that are not exact doublings (the odd maps of detection inputs: a stride-2 conv of an odd
 size gives the ceiling) keep the interpolation; :func:`upsample_bilinear` decides per call from
@@ -28,19 +28,13 @@ traced graph is valid for that input size only (export dynamic-size graphs with 
 from typing import List, Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['BILINEAR_2X_TAPS', 'MEASURED_FASTER', 'bilinear_2x_kernel', 'transposed_bilinear_2x',
-           'upsample_bilinear', 'set_transposed_upsampling', 'transposed_upsampling_layers']
+__all__ = ['BILINEAR_2X_TAPS', 'bilinear_2x_kernel', 'transposed_bilinear_2x', 'upsample_bilinear']
 
 # The 1-d taps of 2x bilinear upsampling with half-pixel centres (align_corners=False).
 BILINEAR_2X_TAPS = (0.25, 0.75, 0.75, 0.25)
-
-# Which upsampling form the deploy form should use per runtime, from the measurements of
-# docs/deployment.md (AMD EPYC, 2 threads, batch 1, 224x224): True = the transposed convolution.
-MEASURED_FASTER = {'eager': False, 'onnxruntime': False, 'openvino': False}
 
 
 def bilinear_2x_kernel(channels: int, dtype: Optional[torch.dtype] = None,
@@ -78,33 +72,3 @@ def upsample_bilinear(x: Tensor, size: List[int], kernel: Tensor) -> Tensor:
     if size[0] == 2 * x.shape[-2] and size[1] == 2 * x.shape[-1]:
         return transposed_bilinear_2x(x, kernel)
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-
-
-def transposed_upsampling_layers(module: nn.Module) -> List[nn.Module]:
-    """The RecConv layers below ``module`` whose upsampling can take the transposed form."""
-    from .layers import RecConv2d
-    return [m for m in module.modules() if isinstance(m, RecConv2d) and m.level > 0]
-
-
-def set_transposed_upsampling(module: nn.Module, enabled: bool = True) -> int:
-    """Switches the upsampling of every RecConv below ``module`` to the transposed convolution
-    (``enabled=True``) or back to interpolation, in place. Outputs are unchanged.
-
-    Returns:
-        int: The number of RecConv layers switched (0 for models without RecConv: A series,
-        LSNet-style archs, peers).
-
-    Raises:
-        ValueError: A RecConv upsamples with a mode other than 'bilinear' (no exact transposed
-            form); nothing is changed then.
-    """
-    layers = transposed_upsampling_layers(module)
-    if enabled:
-        bad = [m.mode for m in layers if m.mode != 'bilinear']
-        if bad:
-            raise ValueError(f'The transposed-convolution form is exact for bilinear upsampling '
-                             f'only; a RecConv upsamples with mode {bad[0]!r}. Keep interpolation '
-                             f'(enabled=False) for this model.')
-    for m in layers:
-        m.set_transposed_upsample(enabled)
-    return len(layers)

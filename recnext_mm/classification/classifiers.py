@@ -11,6 +11,7 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..backbones.forms import to_form
 from ..checkpoint import (check_keys, load_folded, load_weights, model_text, select_prefix,
                           weights_form)
 
@@ -71,12 +72,9 @@ class RecNeXtImageClassifier(ImageClassifier):
 
     @torch.no_grad()
     def switch_to_deploy(self) -> 'RecNeXtImageClassifier':
-        """Fuses backbone and head in place (idempotent); predictions stay the same."""
-        for name in _FUSABLE_PARTS:
-            part = getattr(self, name, None)
-            if part is not None and hasattr(part, 'switch_to_deploy'):
-                part.switch_to_deploy()
-        return self
+        """Fuses backbone and head in place (idempotent): ``to_form(self, 'deploy')``, the name
+        mmpretrain's reparameterizable models use. Predictions stay the same."""
+        return to_form(self, 'deploy')
 
     # ------------------------------------------------------------------ loading
     def _prepare_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,

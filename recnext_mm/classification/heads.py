@@ -8,7 +8,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..backbones.layers import NormLinear, merge_dual_heads
+from ..backbones.layers import TwoHeads
 
 __all__ = ['RecNeXtClsHead', 'distillation_loss']
 
@@ -37,14 +37,14 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 
 
 @MODELS.register_module()
-class RecNeXtClsHead(ClsHead):
+class RecNeXtClsHead(ClsHead, TwoHeads):
     """The official RecNeXt classifier as an mmpretrain head.
 
     Two ``BatchNorm1d + Linear`` heads (submodules ``head`` and ``head_dist``, so an
     ``ImageClassifier`` has the release keys ``head.head.*`` and ``head.head_dist.*``). At inference
     the logits are the average of both; ``switch_to_deploy()`` (or ``deploy=True``) folds both
     BatchNorms and the average into a single ``Linear`` (``head.head``), as the timm models'
-    ``DualHead.fuse()`` does (:func:`~recnext_mm.backbones.layers.merge_dual_heads`).
+    ``DualHead.fuse()`` does (both share :class:`~recnext_mm.backbones.layers.TwoHeads`).
 
     Training without distillation optimises the classification loss of the averaged logits, as the
     official code does. With ``distillation=True`` the first head learns from the labels and the
@@ -86,19 +86,18 @@ class RecNeXtClsHead(ClsHead):
         self.distillation = distillation
         self.drop_rate = drop_rate
         self.deploy = deploy
-        self.head_drop = nn.Dropout(drop_rate)
         if deploy:
+            self.head_drop = nn.Dropout(drop_rate)
             self.head = nn.Linear(in_channels, num_classes)
         else:
-            self.head = NormLinear(in_channels, num_classes)
-            self.head_dist = NormLinear(in_channels, num_classes)
+            self._build_two_heads(in_channels, num_classes, drop_rate)
 
     def forward(self, feats: Tuple[torch.Tensor]) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Logits ``(N, num_classes)``; ``(logits, logits_dist)`` when training to distil."""
-        x = self.head_drop(self.pre_logits(feats))
+        x = self.pre_logits(feats)
         if self.deploy:
-            return self.head(x)
-        out, out_dist = self.head(x), self.head_dist(x)
+            return self.head(self.head_drop(x))
+        out, out_dist = self._two_logits(x)
         if self.training and self.distillation:
             return out, out_dist
         return (out + out_dist) / 2
@@ -108,7 +107,7 @@ class RecNeXtClsHead(ClsHead):
         """Folds both heads and their average into one ``Linear`` (in place, idempotent)."""
         if self.deploy:
             return
-        self.head = merge_dual_heads(self.head, self.head_dist)
+        self.head = self._merged_linear()
         del self.head_dist
         self.deploy = True
 

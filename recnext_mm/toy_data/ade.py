@@ -20,10 +20,9 @@ Every image is drawn from its own random stream seeded by ``(seed, split, index)
 depend on how many others are written. Only numpy and OpenCV are used (no mm package), so the set can be
 made before the OpenMMLab stack is installed.
 """
-import argparse
 import os
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -234,14 +233,3 @@ def check_ade_labels(root: str, num_classes: int,
             'classes) to cover them.')
     return len(files)
 
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description='Write a small ADE20K-layout segmentation set.')
-    parser.add_argument('--out', default='data/toy_ade', help='output root (default: data/toy_ade)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
-    parser.add_argument('--num-train', type=int, default=96, help='training images (default: 96)')
-    parser.add_argument('--num-val', type=int, default=24, help='validation images (default: 24)')
-    args = parser.parse_args(argv)
-    counts = make_toy_ade(args.out, seed=args.seed, num_train=args.num_train, num_val=args.num_val)
-    print(f'Wrote {counts["training"]} training and {counts["validation"]} validation images '
-          f'({NUM_CLASSES} classes: {", ".join(CLASSES)}) to {args.out}')

@@ -4,11 +4,12 @@ n_parameters, our parameter count and MACs at the row's input size (Markdown).
 
     python tools/analysis_tools/ablation_table.py [--no-macs]
 
-Options: ``--help``. The logic lives in :mod:`recnext_mm.analysis.ablation`.
+Options: ``--help``. The parser and the logic live in :mod:`recnext_bench.ablation`.
 """
 import sys
 
-from recnext_mm.analysis.ablation import main
+# The tool's parse_args(argv=None) and main(argv=None) -> exit status.
+from recnext_bench.ablation import main, parse_args  # noqa: F401
 
 if __name__ == '__main__':
     sys.exit(main())

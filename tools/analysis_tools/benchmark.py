@@ -14,11 +14,12 @@
     python tools/analysis_tools/benchmark.py --models @published --forms deploy \\
         --runtime openvino --ov-precision bf16 --threads 2 --batch 1 --plot latency_top1.png
 
-Options and method: ``--help``. The logic lives in :mod:`recnext_mm.analysis.benchmark`.
+Options and method: ``--help``. The parser and the logic live in :mod:`recnext_bench.benchmark`.
 """
 import sys
 
-from recnext_mm.analysis.benchmark import main
+# The tool's parse_args(argv=None) and main(argv=None) -> exit status.
+from recnext_bench.benchmark import main, parse_args  # noqa: F401
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -6,11 +6,12 @@ high-contribution area ratios at thresholds 0.2 / 0.3 / 0.5 / 0.99.
     python tools/analysis_tools/visualize_erf.py configs/classification/recnext_m3_in1k.py \\
         --checkpoint recnext_m3_distill_300e.pth --images data/imagenet/val --num-images 50
 
-Options: ``--help``. The logic lives in :mod:`recnext_mm.analysis.erf`.
+Options: ``--help``. The parser and the logic live in :mod:`recnext_bench.erf`.
 """
 import sys
 
-from recnext_mm.analysis.erf import main
+# The tool's parse_args(argv=None) and main(argv=None) -> exit status.
+from recnext_bench.erf import main, parse_args  # noqa: F401
 
 if __name__ == '__main__':
     sys.exit(main())

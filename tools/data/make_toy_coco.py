@@ -13,7 +13,7 @@ import time
 from recnext_mm.toy_data import coco as toy
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default='data/toy_coco', help='data root to write')
@@ -26,10 +26,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Writes the set; returns its statistics (``recnext_mm.toy_data.coco.make_toy_coco``)."""
     args = parse_args(argv)
     start = time.time()
     stats = toy.make_toy_coco(args.out, num_train=args.num_train, num_val=args.num_val,
-                          image_size=args.image_size, seed=args.seed, max_objects=args.max_objects)
+                              image_size=args.image_size, seed=args.seed,
+                              max_objects=args.max_objects)
     for split in ('train', 'val'):
         s = stats[split]
         print(f'{split}: {s["num_images"]} images, {s["num_instances"]} instances '

@@ -12,8 +12,7 @@ import argparse
 from recnext_mm.toy_data import imagenet as toy
 
 
-def main(argv=None):
-    gen = toy
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default='data/toy_imagenet',
@@ -22,14 +21,20 @@ def main(argv=None):
     parser.add_argument('--train-per-class', type=int, default=80)
     parser.add_argument('--val-per-class', type=int, default=20)
     parser.add_argument('--size', type=int, default=72, help='image side in pixels')
-    parser.add_argument('--classes', nargs='+', default=list(gen.TOY_CLASSES),
-                        choices=gen.TOY_CLASSES, help='subset of the classes')
-    args = parser.parse_args(argv)
-    counts = gen.make_toy_imagenet(args.out, seed=args.seed, train_per_class=args.train_per_class,
+    parser.add_argument('--classes', nargs='+', default=list(toy.TOY_CLASSES),
+                        choices=toy.TOY_CLASSES, help='subset of the classes')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Writes the set; returns the image counts by split (``train``, ``val``)."""
+    args = parse_args(argv)
+    counts = toy.make_toy_imagenet(args.out, seed=args.seed, train_per_class=args.train_per_class,
                                    val_per_class=args.val_per_class, size=args.size,
                                    classes=args.classes)
     print(f'Wrote {counts["train"]} train and {counts["val"]} val images of {len(args.classes)} '
           f'classes to {args.out}')
+    return counts
 
 
 if __name__ == '__main__':

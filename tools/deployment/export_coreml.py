@@ -9,7 +9,7 @@
 Targets: ``classifier`` (the fused timm ``recnext_<arch>``; input ``input`` 1x3xHxW, output
 ``logits`` 1x1000) and ``backbone`` (the mmengine ``RecNeXt``; outputs ``out0`` .. ``out3``, the
 stage maps). Each model is exported by ``torch.export`` at ``--shape`` (constant shapes) and
-converted with ``coremltools.convert(convert_to='mlprogram')`` (:mod:`recnext_mm.analysis.
+converted with ``coremltools.convert(convert_to='mlprogram')`` (:mod:`recnext_bench.
 coreml_export`); every file is checked for its input and output names and shapes, and its MIL op
 list for ops known to leave the Neural Engine. Writes
 ``<out-dir>/recnext_<arch>[_backbone]_deploy_<H>x<W>_<precision>.mlpackage``.
@@ -21,38 +21,27 @@ import argparse
 import json
 import sys
 
-from recnext_mm.analysis.models import shape_arg
-from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from recnext_bench.cli import add_export_arguments, check_export_arguments, shape_arg
+from recnext_bench.optional import require
 
 
-def parse_args(argv=None):
-    from recnext_mm.analysis.coreml_export import PRECISIONS, TARGETS
+def parse_args(argv=None) -> argparse.Namespace:
+    from recnext_bench.coreml_export import PRECISIONS, TARGETS
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('archs', nargs='*', metavar='ARCH',
-                        help=f'archs (default: all): {", ".join(ARCH_SETTINGS)}')
-    parser.add_argument('--target', nargs='+', choices=TARGETS, default=list(TARGETS))
+    add_export_arguments(parser, TARGETS, 'work_dirs/coreml', all_archs_by_default=True)
     parser.add_argument('--precision', nargs='+', choices=PRECISIONS, default=list(PRECISIONS))
     parser.add_argument('--shape', type=shape_arg, default=(224, 224), help='e.g. 224 or 256x320')
-    parser.add_argument('--out-dir', default='work_dirs/coreml')
-    parser.add_argument('--checkpoint', help='weights (with a single arch)')
     parser.add_argument('--no-save', action='store_true', help='convert and check only')
     parser.add_argument('--out-json', help='write the summary here')
-    args = parser.parse_args(argv)
-    unknown = [a for a in args.archs if a not in ARCH_SETTINGS]
-    if unknown:
-        parser.error(f'unknown arch {unknown[0]!r}; choose from {", ".join(ARCH_SETTINGS)}')
-    args.archs = args.archs or list(ARCH_SETTINGS)
-    if args.checkpoint and len(args.archs) > 1:
-        parser.error('--checkpoint needs a single arch')
-    return args
+    return check_export_arguments(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from recnext_mm.analysis.coreml_export import export_arch, markdown, require_coremltools
+    from recnext_bench.coreml_export import export_arch, markdown
     try:
-        require_coremltools()
+        require('coremltools', purpose='Core ML export', quiet=True)
     except ImportError as err:
         raise SystemExit(str(err)) from None
     rows = []

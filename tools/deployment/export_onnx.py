@@ -25,26 +25,21 @@ upsampling is exactly 2x), the graph ``benchmark.py --runtime onnxruntime`` time
 
 Without ``--checkpoint`` the weights are random, with random BatchNorm statistics so that the
 folding is not trivial. The export (NCHW deploy form, torch's TorchScript-based exporter,
-``dynamo=False``) and the check are :mod:`recnext_mm.analysis.onnx_export`; the check runs the
+``dynamo=False``) and the check are :mod:`recnext_bench.onnx_export`; the check runs the
 session the benchmark times (all ORT graph optimisations).
 """
 import argparse
 import sys
 
-from recnext_mm.analysis.onnx_export import (DEFAULT_OPSET, TARGETS, export_and_verify,
-                                             markdown, require_onnx)
-from recnext_mm.analysis.models import shape_arg
-from recnext_mm.backbones.recnext import ARCH_SETTINGS
+from recnext_bench.cli import add_export_arguments, check_export_arguments, shape_arg
+from recnext_bench.onnx_export import DEFAULT_OPSET, TARGETS, export_and_verify, markdown
+from recnext_bench.optional import require
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('archs', nargs='+', choices=list(ARCH_SETTINGS), metavar='ARCH',
-                        help=f'one or more of {", ".join(ARCH_SETTINGS)}')
-    parser.add_argument('--target', nargs='+', choices=TARGETS, default=list(TARGETS))
-    parser.add_argument('--out-dir', default='work_dirs/onnx')
-    parser.add_argument('--checkpoint', help='weights (with a single arch)')
+    add_export_arguments(parser, TARGETS, 'work_dirs/onnx')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
     parser.add_argument('--export-shape', type=shape_arg, default=(224, 224), help='e.g. 224 or 224x224')
     parser.add_argument('--static', action='store_true',
@@ -54,16 +49,13 @@ def parse_args(argv=None):
                         default=[(224, 224), (256, 320), (200, 232)])
     parser.add_argument('--verify-batch', type=int, default=2)
     parser.add_argument('--tol', type=float, default=1e-4, help='max relative difference')
-    args = parser.parse_args(argv)
-    if args.checkpoint and len(args.archs) > 1:
-        parser.error('--checkpoint needs a single arch')
-    return args
+    return check_export_arguments(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        require_onnx()
+        require('onnx', 'onnxruntime', purpose='ONNX export')
     except ImportError as err:
         raise SystemExit(str(err)) from None
     rows = []

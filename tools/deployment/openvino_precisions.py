@@ -7,7 +7,7 @@
         "$(cat work_dirs/recnext_toy_in1k/last_checkpoint)" --threads 2
 
 The config's model with the checkpoint is switched to its deploy form and converted to OpenVINO
-at the test crop size (:mod:`recnext_mm.analysis.openvino_runtime`); the evaluation images go
+at the test crop size (:mod:`recnext_bench.openvino_runtime`); the evaluation images go
 through the config's own test pipeline and data preprocessor (``--eval-split``). int8 is NNCF
 post-training quantization calibrated on ``--calibration DIR`` (any image folder, read at the
 crop size with the ImageNet normalisation) or, by default, on the config's ``train`` split.
@@ -21,7 +21,7 @@ import os.path as osp
 import sys
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='mmpretrain classification config')
@@ -43,13 +43,15 @@ def main(argv=None) -> int:
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint} (train it first, e.g. '
                          f'bash tools/demo.sh cls)')
-    from recnext_mm.analysis import openvino_runtime as ovr
-    from recnext_mm.analysis.ort_runtime import cpu_name
-    from recnext_mm.analysis.quantize import LogitsWrapper, build_config_classifier, config_images
+    from recnext_bench import openvino_runtime as ovr
+    from recnext_bench.calibration import calibration_images
+    from recnext_bench.environment import cpu_name
+    from recnext_bench.optional import require
+    from recnext_bench.quantize import LogitsWrapper, build_config_classifier, config_images
     try:
-        ovr.require_openvino()
+        require('openvino', purpose='The OpenVINO runtime')
         if 'int8' in args.precision:
-            ovr.require_nncf()
+            require('nncf', purpose='int8 quantization for OpenVINO')
     except ImportError as err:
         raise SystemExit(str(err)) from None
     precisions = list(args.precision)
@@ -63,8 +65,8 @@ def main(argv=None) -> int:
     calib = None
     if 'int8' in precisions:
         if args.calibration:
-            calib = ovr.calibration_images(args.calibration, tuple(inputs.shape[2:]),
-                                           args.calibration_limit)
+            calib = calibration_images(args.calibration, tuple(inputs.shape[2:]),
+                                       args.calibration_limit)
         else:
             calib, _ = config_images(cfg, 'train', args.calibration_limit)
     report = ovr.precision_report(model, inputs, labels, calib, precisions, args.threads,

@@ -7,7 +7,7 @@ top-1 and latency beside the float graph.
     python tools/deployment/quantize_onnx.py configs/classification/recnext_toy_in1k.py \\
         "$(cat work_dirs/recnext_toy_in1k/last_checkpoint)" --threads 2
 
-Steps (:mod:`recnext_mm.analysis.quantize`): the config's model with the checkpoint, in deploy
+Steps (:mod:`recnext_bench.quantize`): the config's model with the checkpoint, in deploy
 form, is exported to ONNX at the test crop size (batch 1, constant shapes, the export of
 ``export_onnx.py --static``); calibration images go through the config's test pipeline and data
 preprocessor; ``onnxruntime.quantization.quantize_static`` writes a QDQ graph (int8 weights per
@@ -21,11 +21,12 @@ import json
 import os.path as osp
 import sys
 
-from recnext_mm.analysis.onnx_export import require_onnx
-from recnext_mm.analysis.quantize import compare, markdown
+from recnext_bench.environment import cpu_name
+from recnext_bench.optional import require
+from recnext_bench.quantize import compare, markdown
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='mmpretrain classification config')
@@ -50,7 +51,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        require_onnx()
+        require('onnx', 'onnxruntime', purpose='ONNX export')
     except ImportError as err:
         raise SystemExit(str(err)) from None
     if not osp.isfile(args.checkpoint):
@@ -61,7 +62,6 @@ def main(argv=None) -> int:
                      calibration_limit=args.calibration_limit, eval_split=args.eval_split,
                      per_channel=not args.per_tensor, method=args.method, repeats=args.repeats,
                      opset=args.opset)
-    from recnext_mm.analysis.ort_runtime import cpu_name
     print(f'{cpu_name()}, onnxruntime int8 static quantization (QDQ)\n')
     print(markdown(result))
     if args.out_json:

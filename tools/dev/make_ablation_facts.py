@@ -25,12 +25,16 @@ NAME = re.compile(r'^recnext_m1_120e_(\d+)x(\d+)_(.+)_(\d{4})\.txt$')
 UNDEFINED = {'bxb', 'rec_7x7_nearest_ssm'}
 
 
-def main():
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--logs', required=True, help='logs/ablation of a RecNeXt checkout')
     parser.add_argument('--out', default=ABLATION_JSON)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     rows = []
     for path in sorted(glob.glob(osp.join(args.logs, '*', '*.txt'))):
         name = osp.basename(path)
@@ -64,6 +68,7 @@ def main():
         json.dump(facts, f, indent=1)
         f.write('\n')
     print(f'wrote {args.out}: {len(rows)} rows')
+    return facts
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@
 ``configs/<task>/README.md`` (OpenMMLab format, read by ``mim search`` and mmengine's
 ``get_config(..., pretrained=True)``). No number in them is typed by hand:
 
-- Parameters and FLOPs: counted by this project (:mod:`recnext_mm.analysis.flops`, fvcore MACs at
+- Parameters and FLOPs: counted by this project (:mod:`recnext_bench.flops`, fvcore MACs at
   batch 1; classifiers in the official fused form at 224x224, as the model card counts them;
   detectors at 800x1280 and segmentors at 512x512 in the training form, the whole model's
   parameters and the backbone + neck MACs).
@@ -140,7 +140,7 @@ def official_result(folder, stem, arch, facts):
 
 @lru_cache(maxsize=None)
 def _measure(spec, form, scope, shape=None):
-    from recnext_mm.analysis.flops import measure
+    from recnext_bench.flops import measure
     row = measure(spec, form, shape=shape, scope=scope)
     return int(row['params']), int(row['macs'])
 
@@ -168,7 +168,7 @@ def count(folder, path, arch):
     """(params, FLOPs) by the project's counters (see COUNTED_BY)."""
     if folder == 'classification':
         # The distilled and base configs share the classifier; the toy one has its own network.
-        return _measure(path if arch is None else f'recnext_{arch}', 'official', 'full')
+        return _measure(path if arch is None else f'recnext_{arch}', 'official_fused', 'full')
     if folder == 'classification/ablation':
         size = int(ABLATION_NAME.fullmatch(osp.splitext(osp.basename(path))[0]).group(1))
         return _measure(path, 'train', 'full', (size, size))
@@ -343,17 +343,23 @@ def outputs(reuse_counts: bool, readme_only: bool):
     return out
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--check', action='store_true',
                         help='compare with the committed files instead of writing; exit 1 if stale')
     parser.add_argument('--reuse-counts', action='store_true',
                         help='take params/FLOPs from the committed metafiles (no recounting)')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Writes (or with --check compares) the model index; returns the files written. Exits with 1
+    when --check finds a stale file."""
+    args = parse_args(argv)
     # --check alone only re-renders the READMEs from the committed metafiles (fast).
     readme_only = args.check and not args.reuse_counts
-    stale = []
+    stale, written = [], []
     for path, text in outputs(args.reuse_counts, readme_only).items():
         rel = osp.relpath(path, ROOT)
         old = open(path).read() if osp.isfile(path) else None
@@ -363,15 +369,16 @@ def main(argv=None):
         elif old != text:
             with open(path, 'w') as f:
                 f.write(text)
+            written.append(path)
             print(f'wrote {rel}')
     if stale:
         print('stale (regenerate with python tools/dev/make_metafiles.py --reuse-counts): '
               + ', '.join(stale), file=sys.stderr)
-        return 1
+        sys.exit(1)
     if args.check:
         print('model index up to date')
-    return 0
+    return written
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -2,7 +2,7 @@
 """Records the official implementation's outputs for the equality test (tests/test_backbone.py).
 
 For each of the 18 architectures: deterministic random weights in the release layout
-(recnext_mm.analysis.golden: seeded_state_dict), loaded strictly into the official network; its
+(recnext_bench.golden: seeded_state_dict), loaded strictly into the official network; its
 logits and 512 sampled values of each stage output on a fixed odd-sized input are saved to
 tests/data/official_outputs.pt. The official code is not part of this repository: point
 --official-dir at a checkout of github.com/suous/RecNeXt's model files, with a `load_official.py`
@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from recnext_mm.analysis.golden import golden_input, sample_indices, seeded_state_dict
+from recnext_bench.golden import golden_input, sample_indices, seeded_state_dict
 from recnext_mm.reference import release_layout
 
 FILES = {'recconv': 'recnext_m.py', 'recattn': 'recnext_a.py', 'lsnet': 'recnext_ls.py',
@@ -28,20 +28,24 @@ REPO_TESTS_DATA = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__fil
 
 
 def official_net(modules, settings):
-    from recnext_mm.backbones.recnext import official_model_args
+    from recnext_mm.backbones.archs import official_model_args
     return modules[settings['family']].RecNext(**official_model_args(settings))
 
 
-def main():
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--official-dir', required=True)
     parser.add_argument('--out', default=osp.join(REPO_TESTS_DATA, 'official_outputs.pt'))
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     sys.path.insert(0, args.official_dir)
     from load_official import load
 
-    from recnext_mm.backbones.recnext import ARCH_SETTINGS
+    from recnext_mm.backbones.archs import ARCH_SETTINGS
     modules = {fam: load(osp.join(args.official_dir, name)) for fam, name in FILES.items()}
     x = golden_input()
     golden = {'input_shape': torch.tensor(x.shape)}
@@ -58,6 +62,7 @@ def main():
         print(arch, 'logits |max|', float(golden[f'{arch}/logits'].abs().max()))
     torch.save(golden, args.out)
     print('wrote', args.out)
+    return golden
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ code is copied into this repository; the suite reads only the recorded outputs.
 One repair: the Variant B block has a stray ``.`` before a comment line (`` .      # this is the
 simplest modification ...``), a syntax error; the ``.`` is dropped, nothing else is changed.
 
-For each case of ``recnext_mm.analysis.variant_golden.VARIANT_CASES``: the official module with
+For each case of ``recnext_bench.variant_golden.VARIANT_CASES``: the official module with
 deterministic weights of its own layout, its fixed input, and its sampled outputs are saved to
 ``tests/data/official_variants.pt`` (the layout too, so the test checks our parameter names).
 For each ablation row (``ABLATION_OFFICIAL``): the official RecNeXt-M1 network (the official file
@@ -32,10 +32,10 @@ from typing import Tuple
 
 import torch
 
-from recnext_mm.analysis.golden import seeded_state_dict
-from recnext_mm.analysis.variant_golden import (ABLATION_OFFICIAL, NETWORK_INPUT, OFFICIAL_M1_ARGS,
-                                                VARIANT_CASES, case_input,
-                                                layout_digest, layout_of, record)
+from recnext_bench.golden import seeded_state_dict
+from recnext_bench.variant_golden import (ABLATION_OFFICIAL, NETWORK_INPUT, OFFICIAL_M1_ARGS,
+                                          VARIANT_CASES, case_input, layout_digest, layout_of,
+                                          record)
 
 HEADER = ('import operator\nfrom typing import List, Tuple\n\nimport torch\nimport torch.nn as nn\n\n')
 # The leading comment of each commented-out block -> the name used in VARIANT_CASES.
@@ -129,14 +129,18 @@ def official_networks(official_file: str, scratch: str, classes: dict) -> Tuple[
     return counts, outputs
 
 
-def main():
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--official-file', required=True, help='model/recnext.py of suous/RecNeXt')
     parser.add_argument('--scratch', default='/tmp/official_variants',
                         help='where the extracted official modules are written (outside the repo)')
     parser.add_argument('--out', default=osp.join(REPO_TESTS_DATA, 'official_variants.pt'))
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     with open(args.official_file) as f:
         sources = extract(f.read())
     os.makedirs(args.scratch, exist_ok=True)
@@ -151,6 +155,7 @@ def main():
         args.official_file, args.scratch, classes)
     torch.save(golden, args.out)
     print('wrote', args.out, f'({osp.getsize(args.out)} bytes)')
+    return golden
 
 
 if __name__ == '__main__':

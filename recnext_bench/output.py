@@ -1,0 +1,21 @@
+"""How the measurement tools write what they found: Markdown cells (:func:`fmt`) and JSON files
+(:func:`write_json`)."""
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional
+
+__all__ = ['fmt', 'write_json']
+
+
+def fmt(value: Optional[float], spec: str) -> str:
+    """``format(value, spec)``, or ``'-'`` for a missing value (a table cell)."""
+    return '-' if value is None else format(value, spec)
+
+
+def write_json(path: str, payload: Dict):
+    """Writes ``payload`` to ``path`` (folders created) and says where."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(payload, f, indent=1)
+    print(f'\nJSON: {path}')
