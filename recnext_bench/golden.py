@@ -1,6 +1,6 @@
 """Helpers for comparisons of model forms and with the official implementation: its fixed input, the sampled output
 positions and the deterministic weights, shared by ``tools/dev/make_official_golden.py`` (which
-records the official outputs) and the equality test (tests/test_backbone.py, through
+records the official outputs) and the equality test (tests/test_models/test_backbones/test_recnext.py, through
 tests/utils.py)."""
 from collections import OrderedDict
 

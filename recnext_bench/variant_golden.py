@@ -4,7 +4,7 @@ The official repository keeps its RecConv variants as commented-out code (``mode
 suous/RecNeXt). ``tools/dev/make_official_variant_golden.py`` builds each of them from that text
 outside this repository, loads deterministic weights (:func:`~.golden.seeded_state_dict` of the
 module's own layout), runs a fixed input and saves the parameter layout and sampled outputs to
-``tests/data/official_variants.pt``; tests/test_recconv_variants.py builds ours with
+``tests/data/official_variants.pt``; tests/test_models/test_backbones/test_recconv_variants.py builds ours with
 :func:`~recnext_mm.backbones.layers.build_token_mixer`, loads the same weights strictly and compares.
 Both sides take the cases from :data:`VARIANT_CASES`.
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite (bootstrapping .venv and .venv-hub first if needed). Extra arguments go to pytest,
-# e.g. `bash tools/run_tests.sh -m "not slow"` or `bash tools/run_tests.sh tests/test_backbone.py`.
+# e.g. `bash tools/run_tests.sh -m "not slow"` or `bash tools/run_tests.sh tests/test_models/test_backbones/test_recnext.py`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -39,13 +39,13 @@ PAPER = dict(Title='RecConv: Efficient Recursive Convolutions for Multi-Frequenc
              URL='https://arxiv.org/abs/2412.19628')
 OFFICIAL_CODE = 'https://github.com/suous/RecNeXt'
 COUNTED_BY = {
-    'classification': 'recnext_mm.analysis.flops: fvcore MACs at 1x3x224x224, official fused form '
+    'classification': 'recnext_bench.flops: fvcore MACs at 1x3x224x224, official fused form '
                       '(BatchNorms folded as the official fuse() does), 1000 classes',
-    'detection': 'recnext_mm.analysis.flops: parameters of the whole detector; fvcore MACs of '
+    'detection': 'recnext_bench.flops: parameters of the whole detector; fvcore MACs of '
                  'backbone + neck at 1x3x800x1280; training form',
-    'segmentation': 'recnext_mm.analysis.flops: parameters of the whole segmentor; fvcore MACs of '
+    'segmentation': 'recnext_bench.flops: parameters of the whole segmentor; fvcore MACs of '
                     'backbone + neck at 1x3x512x512; training form',
-    'classification/ablation': 'recnext_mm.analysis.flops: fvcore MACs at the input size of the '
+    'classification/ablation': 'recnext_bench.flops: fvcore MACs at the input size of the '
                                'row (224x224 or 384x384), training form, 1000 classes',
 }
 FLOPS_INPUT = {'classification': '224x224', 'detection': '800x1280', 'segmentation': '512x512'}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Records the official implementation's outputs for the equality test (tests/test_backbone.py).
+"""Records the official implementation's outputs for the equality test (tests/test_models/test_backbones/test_recnext.py).
 
 For each of the 18 architectures: deterministic random weights in the release layout
 (recnext_bench.golden: seeded_state_dict), loaded strictly into the official network; its

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Records the official RecConv variants' outputs for tests/test_recconv_variants.py.
+"""Records the official RecConv variants' outputs for tests/test_models/test_backbones/test_recconv_variants.py.
 
 The official repository defines its RecConv variants only as commented-out alternatives of
 ``RecConv2d`` in ``model/recnext.py`` (suous/RecNeXt). This script reads that file, extracts the

@@ -1,7 +1,7 @@
 # RecNeXt-M3 on ImageNet-1K from scratch: the official recipe (suous/RecNeXt main.py defaults and
 # engine.py; the RepViT / DeiT lineage). The per-arch configs ../recnext_<arch>_in1k.py inherit
 # this file and set arch, channels and drop path; ./recnext_distill_in1k.py adds hard distillation.
-# tests/test_recipe.py resolves every ImageNet config against the official defaults
+# tests/test_configs/test_recipe.py resolves every ImageNet config against the official defaults
 # (tests/data/official_recipes.json) and names every difference.
 #
 #   300 epochs, 8 GPUs x 256 images, the last partial batch dropped; repeated augmentation (every

@@ -12,7 +12,7 @@ model = dict(
         arch=dict(_delete_=True, family='recconv', embed_dims=(48, 96, 192, 384),
                   depths=(3, 3, 15, 2), mlp_ratio=2, levels=(4, 3, 2, 1))))
 train_cfg = dict(max_epochs=max_epochs)
-# The base schedule over 120 epochs (tests/test_recconv_variants.py checks that nothing else
+# The base schedule over 120 epochs (tests/test_models/test_backbones/test_recconv_variants.py checks that nothing else
 # differs from the base's).
 param_scheduler = [
     dict(type='TimmCosineLR', t_initial=max_epochs, lr_min=1e-5, warmup_t=5, warmup_lr_init=1e-6,

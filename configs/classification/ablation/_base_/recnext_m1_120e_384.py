@@ -1,7 +1,7 @@
 # The ablation recipe (./recnext_m1_120e.py) at 384x384, as the official main.py runs with
 # --input-size 384: RandomResizedCrop 384 for training; for testing the shorter side resized to
 # int(256 / 224 * 384) = 438 (bicubic) and a center crop of 384. The pipelines are those of the
-# base (mmpretrain's imagenet_bs64_swin_224) with these sizes; tests/test_recconv_variants.py
+# base (mmpretrain's imagenet_bs64_swin_224) with these sizes; tests/test_models/test_backbones/test_recconv_variants.py
 # checks that nothing else differs.
 _base_ = ['./recnext_m1_120e.py']
 

@@ -17,7 +17,7 @@ import recnext_mm  # noqa: F401  (registers the models)
 from recnext_mm import ARCH_SETTINGS, release_url, to_form
 from recnext_mm.backbones.forms import OFFICIAL_FOLDS
 from recnext_mm.timm_models import TAGS
-from utils import randomize_norms, rel_diff
+from utils import randomize_norms, reference_layout, rel_diff, seeded_state_dict
 
 ALL_ARCHS = list(ARCH_SETTINGS)
 REPRESENTATIVE = ['m0', 'a0', 't', 't_share_channel']  # one per family
@@ -250,3 +250,39 @@ def test_timm_reparameterize_model_reaches_every_fold(arch):
         assert rel_diff(folded(x), model(x)) < 1e-4
     ours = to_form(copy.deepcopy(model), 'deploy', channels_last=False)
     assert ours.state_dict().keys() == folded.state_dict().keys()
+
+
+# ------------------------------------------------------------------- release layout, heads, features
+@pytest.mark.parametrize('arch', ALL_ARCHS)
+def test_timm_strict_load_of_release_layout(arch):
+    model = timm.create_model(f'recnext_{arch}', pretrained=False, distillation=False)
+    layout = reference_layout(arch)
+    assert list(model.state_dict().keys()) == list(layout.keys())
+    model.load_state_dict(seeded_state_dict(layout), strict=True)
+
+
+def test_timm_distillation_heads_and_fuse():
+    model = timm.create_model('recnext_m0', distillation=True)
+    randomize_norms(model)
+    x = torch.rand(2, 3, 64, 64)
+    model.train()
+    out = model(x)
+    assert isinstance(out, tuple) and len(out) == 2 and out[0].shape == (2, 1000)
+    model.eval()
+    with torch.no_grad():
+        feats = model.forward_head(model.forward_features(x), pre_logits=True)
+        expected = (model.head.head(feats) + model.head.head_dist(feats)) / 2
+        averaged = model(x)
+        assert torch.allclose(averaged, expected, atol=1e-6)
+        assert model.fuse() is model
+        fused = model(x)
+    assert type(model.head) is nn.Linear  # both heads and their average: one Linear, head.weight
+    assert rel_diff(fused, averaged) < 1e-4
+
+
+def test_timm_features_only():
+    model = timm.create_model('recnext_a0', features_only=True, out_indices=(1, 3)).eval()
+    outs = model(torch.rand(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, 80, 8, 8), (1, 320, 2, 2)]
+    assert model.feature_info.channels() == [80, 320]
+    assert model.feature_info.reduction() == [8, 32]

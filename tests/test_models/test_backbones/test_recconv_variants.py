@@ -19,7 +19,7 @@ from recnext_mm.reference import ablation_logs
 from utils import (REPO, VARIANT_GOLDEN, build_cfg_model, randomize_norms, rel_diff, sample_indices,
                    seeded_state_dict)
 
-# Token-mixer options of the arch dict, one per variant (tests/test_backbone.py covers the
+# Token-mixer options of the arch dict, one per variant (tests/test_models/test_backbones/test_recnext.py covers the
 # released RecConv, 'bilinear' here is the same module with a 3x3 kernel).
 VARIANTS = {
     'bilinear': dict(kernel_sizes=3),
@@ -188,7 +188,7 @@ def test_torchscript_and_fx_in_both_forms(variant):
     with torch.no_grad():
         for form in (model, deployed):
             assert rel_diff(torch.jit.script(form)(x), form(x)) < 1e-6
-        # torchvision's fx extractor, as tests/test_timm_contract.py traces the released archs
+        # torchvision's fx extractor, as tests/test_models/test_timm_models.py traces the released archs
         # (the channels_last mode's per-size memory-format choice is not traceable)
         for form in (model, deployed_nchw):
             traced = create_feature_extractor(form, return_nodes={'head': 'logits'})

@@ -11,8 +11,9 @@ import torch
 
 import recnext_mm  # noqa: F401  (weights-only loading of Runner checkpoints)
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(TESTS)
+from utils import REPO
+
+TESTS = os.path.join(REPO, 'tests')
 
 
 @pytest.mark.parametrize('base', [

@@ -14,7 +14,7 @@ from timm.utils import ModelEma, NativeScaler, dispatch_clip_grad
 import recnext_mm  # noqa: F401  (registers the wrappers, scheduler and hook)
 import recnext_mm.engine.optim_wrappers as ow
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from utils import REPO as ROOT  # noqa: E402
 
 
 def imagenet_optim_cfg():

@@ -19,7 +19,7 @@ from timm.utils import adaptive_clip_grad  # noqa: E402
 import recnext_mm  # noqa: E402,F401
 from recnext_mm.backbones.archs import ARCH_SETTINGS  # noqa: E402
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from utils import REPO as ROOT  # noqa: E402
 FACTS = json.load(open(osp.join(ROOT, 'tests', 'data', 'official_recipes.json')))
 IMAGENET_LEN = 1281167
 

@@ -20,7 +20,7 @@ from recnext_mm.backbones.archs import ARCH_SETTINGS, get_arch
 from recnext_mm.checkpoint import CheckpointError
 from recnext_mm.builder import build_model_from_cfg
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from utils import REPO as ROOT  # noqa: E402
 CFG_DIR = osp.join(ROOT, 'configs', 'classification')
 
 pytest.importorskip('mmpretrain')

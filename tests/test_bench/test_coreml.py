@@ -9,7 +9,7 @@ import torch
 
 from recnext_mm import RecNeXt, RecNeXtClassifier
 from recnext_mm.backbones.archs import ARCH_SETTINGS
-from utils import rel_diff
+from utils import REPO, rel_diff
 
 ct = pytest.importorskip('coremltools', reason='the Core ML tests need coremltools (.[coreml])')
 from recnext_bench import coreml_export  # noqa: E402
@@ -98,5 +98,5 @@ def test_export_script_rejects_unknown_archs():
     import sys
     proc = subprocess.run([sys.executable, 'tools/deployment/export_coreml.py', 'm9'],
                           capture_output=True, text=True,
-                          cwd=osp.dirname(osp.dirname(osp.abspath(__file__))))
+                          cwd=REPO)
     assert proc.returncode == 2 and "unknown arch 'm9'" in proc.stderr

@@ -2,14 +2,14 @@
 
 - Each recipe is the upstream config its header names (mmdet's or mmseg's), changed in the parts
   the header lists and nowhere else; RetinaNet optimises as the official COCO recipe of
-  configs/detection/mask_rcnn_recnext_m3_coco.py (which tests/test_recipe.py compares with the
+  configs/detection/mask_rcnn_recnext_m3_coco.py (which tests/test_configs/test_recipe.py compares with the
   official code).
 - Each recipe and toy builds under its package's scope, computes finite losses and gradients on a
   small image and predicts; the recipes' backbones (and their variants') load a local file in place
   of the release URL; the toys overfit a few toy images for a few dozen steps (slow).
 
 What every config keeps (channels, strides, classes, schedule, the toys' data; the variants of a
-recipe change the backbone only) is in tests/test_configs.py.
+recipe change the backbone only) is in tests/test_configs/test_configs.py.
 """
 import copy
 import glob

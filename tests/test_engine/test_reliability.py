@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from utils import REPO  # noqa: E402
 CLS_CONFIG = osp.join(REPO, 'configs', 'classification', 'recnext_toy_in1k.py')
 DET_CONFIG = osp.join(REPO, 'configs', 'detection', 'mask_rcnn_recnext_toy_coco.py')
 SEG_CONFIG = osp.join(REPO, 'configs', 'segmentation', 'fpn_recnext_toy_ade.py')
