@@ -72,7 +72,7 @@ def build_backbone(model: str, checkpoint: Optional[str] = None, seed: int = 0) 
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'Checkpoint {checkpoint!r} does not exist.')
-        from recnext_mm.checkpoint import load_pretrained_backbone
+        from recnext_mm.backbones.loading import load_pretrained_backbone
         load_pretrained_backbone(backbone, checkpoint)
     return backbone.eval()
 

@@ -73,7 +73,7 @@ def build_deploy_model(arch: str, target: str = 'classifier',
         return to_form(model, 'deploy', channels_last=False)
     model = RecNeXt(arch=arch, out_indices=(0, 1, 2, 3))
     if checkpoint:
-        from recnext_mm.checkpoint import load_pretrained_backbone
+        from recnext_mm.backbones.loading import load_pretrained_backbone
         load_pretrained_backbone(model, checkpoint)
     else:
         randomize_norms(model)

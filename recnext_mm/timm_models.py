@@ -31,6 +31,7 @@ from timm.models._features import feature_take_indices
 from .backbones.archs import ARCH_SETTINGS, get_arch
 from .backbones.forms import apply_inference_choices, to_form
 from .backbones.layers import dual_head
+from .backbones.loading import load_classifier_weights
 from .backbones.trunk import RecNeXtTrunk
 
 RELEASE_URL = 'https://github.com/suous/RecNeXt/releases/download'
@@ -172,7 +173,6 @@ class RecNeXtClassifier(nn.Module, RecNeXtTrunk):
         Raises:
             recnext_mm.checkpoint.CheckpointError: naming the missing or mismatched keys.
         """
-        from .checkpoint import load_classifier_weights
         load_classifier_weights(self, path)
 
 

@@ -1,4 +1,6 @@
 """Helpers shared by the tests (the golden-comparison ones come from recnext_bench.golden)."""
+import contextlib
+import importlib
 import os.path as osp
 from collections import OrderedDict
 
@@ -85,3 +87,14 @@ def seg_batch(num_classes, batch=2, size=64):
                                  ori_shape=(size, size)))
         samples.append(sample)
     return inputs, samples
+
+
+@contextlib.contextmanager
+def downstream_scope(package: str):
+    """mmengine's default scope set to ``package`` ('mmdet', 'mmseg', 'mmpretrain') inside the
+    block and restored after it: a scope left behind would send later tests' builds to that
+    package's registries."""
+    from mmengine.registry import DefaultScope
+    importlib.import_module(f'{package}.utils').register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope(package):
+        yield

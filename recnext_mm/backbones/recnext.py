@@ -13,6 +13,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .archs import ARCH_SETTINGS, get_arch
 from .forms import apply_inference_choices, to_form
+from .loading import load_pretrained_backbone
 from .trunk import RecNeXtTrunk
 
 __all__ = ['RecNeXt']
@@ -140,7 +141,6 @@ class RecNeXt(BaseModule, RecNeXtTrunk):
 
     def init_weights(self):
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            from ..checkpoint import load_pretrained_backbone
             load_pretrained_backbone(self, self.init_cfg['checkpoint'],
                                      prefix=self.init_cfg.get('prefix'))
             self._is_init = True

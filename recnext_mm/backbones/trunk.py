@@ -155,5 +155,5 @@ class RecNeXtTrunk:
 
     def build_train_twin(self):
         """A training-form model of the same architecture (random weights), to fold weights of
-        another form into this one (:func:`~recnext_mm.checkpoint.load_folded`)."""
+        another form into this one (:func:`~recnext_mm.backbones.loading.load_folded`)."""
         return type(self)(**self._init_kwargs)

@@ -12,8 +12,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..backbones.forms import to_form
-from ..checkpoint import (check_keys, load_folded, load_weights, model_text, select_prefix,
-                          weights_form)
+from ..backbones.loading import load_folded
+from ..checkpoint import check_keys, load_weights, model_text, select_prefix, weights_form
 
 __all__ = ['RecNeXtImageClassifier', 'RecNeXtDistillClassifier', 'load_teacher_weights']
 

@@ -255,7 +255,7 @@ def test_openvino_bf16_and_int8_on_the_trained_toy_classifier(tmp_path):
 
 # ------------------------------------------------------------------ benchmark integration
 @pytest.mark.slow
-def test_benchmark_openvino_upsample_peak_and_plot(tmp_path, capsys):
+def test_benchmark_openvino_upsample_peak_and_plot(tmp_path):
     """One tiny run: eager and OpenVINO (fp32 and int8 on the toy set, ONNX converter) in
     the same rounds, both upsampling forms of the M series, GFLOP/s against the GEMM peak, and
     the latency-versus-top-1 PNG of each runtime with the published figures as y."""
@@ -295,8 +295,6 @@ def test_benchmark_openvino_upsample_peak_and_plot(tmp_path, capsys):
         assert {p['model'] for p in points} == {'recnext_m0', 'repvit_m0_9'}
         for p in points:
             assert p['top1'] == table[p['model']]
-    printed = capsys.readouterr().out
-    assert 'Measured peak (128^3 GEMM' in printed and 'fraction of peak' in printed
 
 
 def test_published_top1_table_has_sources_and_every_series():

@@ -153,8 +153,7 @@ def test_tool_writes_the_heatmap_and_areas(tmp_path):
     assert sorted(map(float, areas)) == list(erf.THRESHOLDS)
     ratios = [areas[str(t)]['ratio'] for t in erf.THRESHOLDS]
     assert ratios == sorted(ratios) and 0 < ratios[0] and ratios[-1] <= 1
-    assert '2/2' in result.stderr  # the progress bar
-    assert result.stdout.count('\n') >= 5  # one line per threshold
+    assert '2/2' in result.stderr  # long work shows progress
 
 
 def test_images_from_a_folder_and_their_errors(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from recnext_mm.backbones.archs import ARCH_SETTINGS
-from utils import REPO, build_cfg_model, load_toy_module, tree_digest
+from utils import REPO, build_cfg_model, downstream_scope, load_toy_module, tree_digest
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'detection')
 COCO_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'mask_rcnn_recnext_*_coco.py')))
@@ -220,10 +220,14 @@ def test_toy_generator_cli_imports_no_mm_package(tmp_path):
         assert len(os.listdir(tmp_path / 'toy' / split)) == count
 
 
-def test_toy_dataset_loads_through_the_config_pipelines(tmp_path):
+@pytest.fixture
+def mmdet_scope():
+    with downstream_scope('mmdet'):
+        yield
+
+
+def test_toy_dataset_loads_through_the_config_pipelines(tmp_path, mmdet_scope):
     from mmdet.registry import DATASETS
-    from mmdet.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
     root = _make_toy(tmp_path / 'toy', num_train=4, num_val=2)
     cfg = _config(TOY_CONFIG, data_root=root)
     train = DATASETS.build(cfg.train_dataloader.dataset)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from recnext_mm.backbones.archs import ARCH_SETTINGS
-from utils import REPO, build_cfg_model, load_toy_module, seg_batch, tree_digest
+from utils import REPO, build_cfg_model, downstream_scope, load_toy_module, seg_batch, tree_digest
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'segmentation')
 ADE_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'fpn_recnext_*_ade20k.py')))
@@ -169,10 +169,14 @@ def test_toy_generator_imports_no_mm_package(tmp_path):
         assert len(os.listdir(tmp_path / 'toy' / 'annotations' / split)) == count
 
 
-def test_toy_dataset_loads_through_the_config_pipelines(tmp_path):
+@pytest.fixture
+def mmseg_scope():
+    with downstream_scope('mmseg'):
+        yield
+
+
+def test_toy_dataset_loads_through_the_config_pipelines(tmp_path, mmseg_scope):
     from mmseg.registry import DATASETS
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
     root = _make_toy(tmp_path / 'toy', num_train=4, num_val=2)
     cfg = _config(TOY_CONFIG, data_root=root)
     train = DATASETS.build(cfg.train_dataloader.dataset)
@@ -238,10 +242,8 @@ def test_check_seg_labels_transform():
     assert 'num_classes=5' in message
 
 
-def test_out_of_range_label_in_a_data_set_fails_with_the_file_name(tmp_path):
+def test_out_of_range_label_in_a_data_set_fails_with_the_file_name(tmp_path, mmseg_scope):
     from mmseg.registry import DATASETS
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
     root = _make_toy(tmp_path / 'toy', num_train=2, num_val=1)
     bad = osp.join(root, 'annotations', 'validation', 'ADE_val_00000000.png')
     label = cv2.imread(bad, cv2.IMREAD_UNCHANGED)

@@ -34,7 +34,15 @@ from mmpretrain.utils import register_all_modules  # noqa: E402
 
 register_all_modules(init_default_scope=False)
 
-from utils import randomize_norms, reference  # noqa: E402  (tests/utils.py)
+from utils import downstream_scope, randomize_norms, reference  # noqa: E402  (tests/utils.py)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _mmpretrain_scope():
+    """Builds here resolve in mmpretrain's registries, whatever scope earlier tests left current."""
+    with downstream_scope('mmpretrain'):
+        yield
+
 
 ARCHS = list(ARCH_SETTINGS)
 # Facts measured on the official implementation (parameter counts, drop path of the runs without
