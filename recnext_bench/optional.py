@@ -4,7 +4,7 @@ import importlib
 import warnings
 from typing import Dict
 
-__all__ = ['EXTRAS', 'require']
+__all__ = ['EXTRAS', 'require', 'require_or_exit']
 
 # The setup.py extra that installs each optional module.
 EXTRAS: Dict[str, str] = {'onnx': 'onnx', 'onnxruntime': 'onnx', 'openvino': 'openvino',
@@ -36,3 +36,12 @@ def require(*modules: str, purpose: str, quiet: bool = False):
         raise ImportError(f'{purpose} needs {" and ".join(modules)}: pip install -e .[{extras}]. '
                           f'Import failed: {err}') from err
     return loaded[0] if len(loaded) == 1 else tuple(loaded)
+
+
+def require_or_exit(*modules: str, purpose: str, quiet: bool = False):
+    """:func:`require` for a command-line tool: a missing module ends the tool with the same
+    message (``SystemExit``) instead of a traceback."""
+    try:
+        return require(*modules, purpose=purpose, quiet=quiet)
+    except ImportError as err:
+        raise SystemExit(str(err)) from None

@@ -27,6 +27,9 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 import cv2
 import numpy as np
 
+# Where tools/data/make_toy_ade.py writes the set, and the toy configs read it.
+DEFAULT_ROOT = 'data/toy_ade'
+
 # Class names and palette (RGB) for dataset ``metainfo``; label value i + 1 in the PNG is CLASSES[i].
 CLASSES: Tuple[str, ...] = ('ground', 'disc', 'box', 'triangle', 'stripes')
 PALETTE: Tuple[Tuple[int, int, int], ...] = (

@@ -31,7 +31,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-__all__ = ['CATEGORIES', 'make_toy_coco', 'render_image']
+__all__ = ['DEFAULT_ROOT', 'CATEGORIES', 'make_toy_coco', 'render_image']
+
+# Where tools/data/make_toy_coco.py writes the set, and the toy configs read it.
+DEFAULT_ROOT = 'data/toy_coco'
 
 # (name, shape, BGR colour). Shape and colour both identify the class.
 CATEGORIES: Tuple[Tuple[str, str, Tuple[int, int, int]], ...] = (
@@ -194,7 +197,7 @@ def _make_split(out_dir: str, split: str, num_images: int, image_size: int, seed
                 num_instances=len(annotations), instances_per_class=per_class)
 
 
-def make_toy_coco(out_dir: str = 'data/toy_coco', num_train: int = 600, num_val: int = 100,
+def make_toy_coco(out_dir: str = DEFAULT_ROOT, num_train: int = 600, num_val: int = 100,
                   image_size: int = 160, seed: int = 0, max_objects: int = 4,
                   jpeg_quality: int = 92,
                   splits: Optional[Sequence[str]] = None) -> Dict[str, object]:

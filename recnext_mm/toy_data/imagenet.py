@@ -24,7 +24,10 @@ from typing import Dict, Sequence
 import cv2
 import numpy as np
 
-__all__ = ['TOY_CLASSES', 'render_image', 'make_toy_imagenet']
+__all__ = ['DEFAULT_ROOT', 'TOY_CLASSES', 'render_image', 'make_toy_imagenet']
+
+# Where tools/data/make_toy_imagenet.py writes the set, and the toy config reads it.
+DEFAULT_ROOT = 'data/toy_imagenet'
 
 # Sorted, as the folder scan of mmpretrain assigns labels in sorted folder order.
 TOY_CLASSES = ('circle', 'cross', 'square', 'stripes_h', 'stripes_v', 'triangle')

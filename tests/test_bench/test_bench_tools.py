@@ -399,3 +399,17 @@ def test_int8_static_quantization_qdq(tmp_path):
     assert acc in (0.0, 50.0, 100.0)
     with pytest.raises(ValueError, match='calibration method'):
         quantize.quantize_qdq(fp32, str(tmp_path / 'x.onnx'), calib, method='kl')
+
+
+# ---------------------------------------------------------------- optional dependencies
+def test_missing_optional_module_names_the_extra_to_install(monkeypatch):
+    import sys
+
+    from recnext_bench.optional import require, require_or_exit
+    assert require('onnx', purpose='ONNX export').__name__ == 'onnx'
+    monkeypatch.setitem(sys.modules, 'openvino', None)  # makes `import openvino` fail
+    with pytest.raises(ImportError, match=r'The OpenVINO runtime needs openvino: pip install -e '
+                                          r'\.\[openvino\]\. Import failed'):
+        require('openvino', purpose='The OpenVINO runtime')
+    with pytest.raises(SystemExit, match=r'needs openvino: pip install -e \.\[openvino\]'):
+        require_or_exit('openvino', purpose='The OpenVINO runtime')

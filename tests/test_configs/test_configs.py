@@ -19,7 +19,6 @@ config it is a variant of.
 import ast
 import functools
 import glob
-import importlib.util
 import inspect
 import os.path as osp
 
@@ -293,12 +292,8 @@ def test_dense_config_normalises_as_the_backbone_was_trained(path):
 
 
 def _generator_root(toy_set):
-    """Where ``tools/data/make_toy_<set>.py`` writes the set by default."""
-    script = osp.join(REPO, 'tools', 'data', f'make_toy_{toy_set}.py')
-    spec = importlib.util.spec_from_file_location(f'make_toy_{toy_set}', script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.parse_args([]).out
+    """Where ``tools/data/make_toy_<set>.py`` writes the set by default (its ``--out`` default)."""
+    return load_toy_module(toy_set).DEFAULT_ROOT
 
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if is_toy(p)], ids=rel)

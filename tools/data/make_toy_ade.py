@@ -14,7 +14,7 @@ from recnext_mm.toy_data import ade as toy
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out', default='data/toy_ade', help='output root (default: %(default)s)')
+    parser.add_argument('--out', default=toy.DEFAULT_ROOT, help='output root (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
     parser.add_argument('--num-train', type=int, default=96,
                         help='training images (default: %(default)s)')

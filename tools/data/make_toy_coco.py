@@ -16,7 +16,7 @@ from recnext_mm.toy_data import coco as toy
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out', default='data/toy_coco', help='data root to write')
+    parser.add_argument('--out', default=toy.DEFAULT_ROOT, help='data root to write')
     parser.add_argument('--num-train', type=int, default=600, help='training images')
     parser.add_argument('--num-val', type=int, default=100, help='validation images')
     parser.add_argument('--image-size', type=int, default=160, help='square image side (pixels)')

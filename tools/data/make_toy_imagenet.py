@@ -15,7 +15,7 @@ from recnext_mm.toy_data import imagenet as toy
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out', default='data/toy_imagenet',
+    parser.add_argument('--out', default=toy.DEFAULT_ROOT,
                         help='output root (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--train-per-class', type=int, default=80)

@@ -22,7 +22,7 @@ import json
 import sys
 
 from recnext_bench.cli import add_export_arguments, check_export_arguments, shape_arg
-from recnext_bench.optional import require
+from recnext_bench.optional import require_or_exit
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,10 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from recnext_bench.coreml_export import export_arch, markdown
-    try:
-        require('coremltools', purpose='Core ML export', quiet=True)
-    except ImportError as err:
-        raise SystemExit(str(err)) from None
+    require_or_exit('coremltools', purpose='Core ML export', quiet=True)
     rows = []
     jobs = [(a, t, p) for a in args.archs for t in args.target for p in args.precision]
     for k, (arch, target, precision) in enumerate(jobs):

@@ -33,7 +33,7 @@ import sys
 
 from recnext_bench.cli import add_export_arguments, check_export_arguments, shape_arg
 from recnext_bench.onnx_export import DEFAULT_OPSET, TARGETS, export_and_verify, markdown
-from recnext_bench.optional import require
+from recnext_bench.optional import require_or_exit
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,10 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        require('onnx', 'onnxruntime', purpose='ONNX export')
-    except ImportError as err:
-        raise SystemExit(str(err)) from None
+    require_or_exit('onnx', 'onnxruntime', purpose='ONNX export')
     rows = []
     for arch in args.archs:
         for target in args.target:

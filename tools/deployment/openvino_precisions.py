@@ -46,14 +46,11 @@ def main(argv=None) -> int:
     from recnext_bench import openvino_runtime as ovr
     from recnext_bench.calibration import calibration_images
     from recnext_bench.environment import cpu_name
-    from recnext_bench.optional import require
+    from recnext_bench.optional import require_or_exit
     from recnext_bench.quantize import LogitsWrapper, build_config_classifier, config_images
-    try:
-        require('openvino', purpose='The OpenVINO runtime')
-        if 'int8' in args.precision:
-            require('nncf', purpose='int8 quantization for OpenVINO')
-    except ImportError as err:
-        raise SystemExit(str(err)) from None
+    require_or_exit('openvino', purpose='The OpenVINO runtime')
+    if 'int8' in args.precision:
+        require_or_exit('nncf', purpose='int8 quantization for OpenVINO')
     precisions = list(args.precision)
     if 'bf16' in precisions and 'BF16' not in ovr.capabilities():
         print(f'bf16 not run: this CPU does not list BF16 ({", ".join(ovr.capabilities())}).',

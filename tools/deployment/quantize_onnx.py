@@ -22,7 +22,7 @@ import os.path as osp
 import sys
 
 from recnext_bench.environment import cpu_name
-from recnext_bench.optional import require
+from recnext_bench.optional import require_or_exit
 from recnext_bench.quantize import compare, markdown
 
 
@@ -50,10 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        require('onnx', 'onnxruntime', purpose='ONNX export')
-    except ImportError as err:
-        raise SystemExit(str(err)) from None
+    require_or_exit('onnx', 'onnxruntime', purpose='ONNX export')
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint} (train it first, e.g. '
                          f'bash tools/demo.sh cls)')
