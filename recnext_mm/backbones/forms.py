@@ -219,7 +219,7 @@ def to_form(model: nn.Module, form: str, channels_last: Optional[bool] = None) -
                              f'than the official fused form: it cannot go back.')
     model.eval()
     for root in roots:
-        fold(root, form)
+        _fold(root, form == 'deploy')  # checked above, before anything changed
         root.form = form
         if form == 'deploy':
             apply_inference_choices(root, True if channels_last is None else channels_last)
