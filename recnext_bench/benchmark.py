@@ -73,6 +73,11 @@ product per precision present in the run is timed in torch on the same threads
 (:mod:`recnext_bench.peak`), and every row gets its achieved GFLOP/s (2 x MACs / median) and
 that figure's fraction of the peak of its precision.
 
+Where the time goes: ``--ort-profile N`` prints ONNX Runtime's profile of each onnxruntime entry
+(the N op types that take longest) and ``--ov-profile N`` OpenVINO's per-layer counters of each
+openvino entry (the N longest layer types and kernels, and the share of time per kernel
+precision: what still runs in f32 in a bf16 or int8 model); both go into ``--out-json``.
+
 ``--plot PNG`` draws measured latency against the published ImageNet top-1 of
 ``recnext_mm/reference/published_top1.json`` (one PNG per runtime; with several runtimes the
 runtime is appended to the name). Progress of the preparation and the timing rounds goes to stderr.
@@ -88,7 +93,7 @@ import torch
 
 from .bench_plan import RUNTIMES, UPSAMPLE_CHOICES, expand_runtimes, plan, upsample_variants
 from .bench_report import baseline_rows, markdown, ratio_rows, runtime_ratio_rows
-from .bench_timing import Entry, prepare, summarize, time_entries
+from .bench_timing import Entry, make_input, prepare, summarize, time_entries
 from .cli import parse_shape
 from .environment import environment
 from .models import FORMS
@@ -129,6 +134,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--ort-profile', type=int, metavar='N', default=0,
                         help='after timing, ORT profiler tables of each onnxruntime entry (first '
                              'batch size): the N op types of the optimised graph that take longest')
+    parser.add_argument('--ov-profile', type=int, metavar='N', default=0,
+                        help='after timing, OpenVINO per-layer profile of each openvino entry '
+                             '(first batch size): the N (layer type, kernel) rows that take '
+                             'longest, and the time per kernel precision')
     parser.add_argument('--ov-precision', nargs='+', choices=('fp32', 'bf16', 'int8'),
                         default=['fp32'], help='OpenVINO precisions, one row each (default fp32)')
     parser.add_argument('--ov-via', nargs='+', choices=('torch', 'onnx'), default=['onnx'],
@@ -214,6 +223,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--calibration {args.calibration}: no such folder')
     if args.peak_size < 0 or (0 < args.peak_size < 16):
         parser.error('--peak-size must be 0 (off) or >= 16')
+    for flag, runtime in (('ort_profile', 'onnxruntime'), ('ov_profile', 'openvino')):
+        if getattr(args, flag) < 0:
+            parser.error(f'--{flag.replace("_", "-")} must be >= 0 (0: off)')
+        if getattr(args, flag) and runtime not in args.runtime:
+            parser.error(f'--{flag.replace("_", "-")} profiles {runtime} entries: add '
+                         f'{runtime} to --runtime')
     if args.upsample in ('transposed', 'both') and args.ort_dynamic:
         parser.error('--upsample transposed/both needs fixed-shape graphs: drop --ort-dynamic '
                      '(a traced size test holds for the traced size only)')
@@ -332,28 +347,51 @@ def _run(args, device: torch.device) -> int:
     if peaks:
         from .peak import peak_markdown
         print('\n' + peak_markdown(results, peaks, args.peak_size, args.threads))
-    profiles = {}
-    if args.ort_profile:
-        from .ort_runtime import profile_markdown, profile_ops
-        batch = args.batch[0]
-        for e in entries:
-            if e.runtime != 'onnxruntime' or e.error:
-                continue
-            path = e.run.paths[1 if e.run.dynamic else batch]
-            prof = profile_ops(path, (batch, 3, *e.shape), threads=args.threads,
-                               optimization=args.ort_opt, top=args.ort_profile)
-            profiles[e.label] = prof
-            print(f'\nORT profile of {e.label} (batch {batch}, {e.shape[0]}x{e.shape[1]}, '
-                  f'{args.threads} threads, optimisation {args.ort_opt}):\n')
-            print(profile_markdown(prof))
+    profiles = _ort_profiles(entries, args) if args.ort_profile else {}
+    ov_profiles = _ov_profiles(entries, args) if args.ov_profile else {}
     plots = {}
     if args.plot:
         plots = write_plots(args.plot, results, runtimes, env, args)
     if args.out_json:
         write_json(args.out_json, dict(settings=vars(args), environment=env, results=results,
                                        ratios=ratios, runtime_ratios=runtime_ratios,
-                                       baseline=baselines, ort_profiles=profiles, plots=plots))
+                                       baseline=baselines, ort_profiles=profiles,
+                                       ov_profiles=ov_profiles, plots=plots))
     return 1 if any(r.get('error') for r in results) else 0
+
+
+def _ort_profiles(entries, args) -> Dict[str, Dict]:
+    """ORT's profile of every onnxruntime entry at the first batch size, printed and returned."""
+    from .ort_runtime import profile_markdown, profile_ops
+    batch, out = args.batch[0], {}
+    for e in entries:
+        if e.runtime != 'onnxruntime' or e.error:
+            continue
+        path = e.run.paths[1 if e.run.dynamic else batch]
+        out[e.label] = profile_ops(path, (batch, 3, *e.shape), threads=args.threads,
+                                   optimization=args.ort_opt, top=args.ort_profile)
+        print(f'\nORT profile of {e.label} (batch {batch}, {e.shape[0]}x{e.shape[1]}, '
+              f'{args.threads} threads, optimisation {args.ort_opt}):\n')
+        print(profile_markdown(out[e.label]))
+    return out
+
+
+def _ov_profiles(entries, args) -> Dict[str, Dict]:
+    """OpenVINO's per-layer profile of every openvino entry at the first batch size, printed and
+    returned, keyed ``<model> <runtime>``."""
+    from .openvino_runtime import profile_layers, profile_markdown
+    batch, out = args.batch[0], {}
+    for e in entries:
+        if not e.runtime.startswith('openvino-') or e.error:
+            continue
+        x = make_input(batch, e.shape, args, torch.device('cpu')).numpy()
+        key = f'{e.label} {e.runtime}'
+        out[key] = profile_layers(e.run.models[batch], e.run.precision, x, threads=args.threads,
+                                  top=args.ov_profile)
+        print(f'\nOpenVINO profile of {e.label}, {e.runtime} (batch {batch}, '
+              f'{e.shape[0]}x{e.shape[1]}, {args.threads} threads):\n')
+        print(profile_markdown(out[key]))
+    return out
 
 
 def write_plots(path: str, results: List[Dict], runtimes: Sequence[str], env: Dict, args) -> Dict:

@@ -35,7 +35,8 @@ from .optional import require
 
 __all__ = ['PRECISIONS', 'CONVERTERS', 'capabilities', 'check_precision', 'convert',
            'compile_model', 'executed_precisions', 'quantize_int8', 'OpenVinoRunner',
-           'precision_summary', 'precision_report', 'report_markdown']
+           'precision_summary', 'profile_layers', 'profile_markdown', 'precision_report',
+           'report_markdown']
 
 PRECISIONS = ('fp32', 'bf16', 'int8')
 CONVERTERS = ('torch', 'onnx')
@@ -123,7 +124,7 @@ def convert(module: nn.Module, shape: Tuple[int, int] = (224, 224), batch: int =
 
 
 def compile_model(model, precision: str = 'fp32', threads: Optional[int] = None,
-                  device: str = 'CPU'):
+                  device: str = 'CPU', perf_count: bool = False):
     """Compiles an ``openvino.Model`` (or a model path) for one inference at a time.
 
     Args:
@@ -132,6 +133,8 @@ def compile_model(model, precision: str = 'fp32', threads: Optional[int] = None,
             float remainder runs with the f32 hint).
         threads (int, optional): ``INFERENCE_NUM_THREADS`` (None: OpenVINO's default).
         device (str): OpenVINO device (CPU).
+        perf_count (bool): Turn OpenVINO's per-layer counters on (``PERF_COUNT``; for
+            :func:`profile_layers`, not for timing: the counters cost time).
 
     Raises:
         ValueError: See :func:`check_precision`; ``threads`` < 1.
@@ -143,6 +146,8 @@ def compile_model(model, precision: str = 'fp32', threads: Optional[int] = None,
               'PERFORMANCE_HINT': 'LATENCY', 'NUM_STREAMS': '1'}
     if threads is not None:
         config['INFERENCE_NUM_THREADS'] = int(threads)
+    if perf_count:
+        config['PERF_COUNT'] = True
     return ov.Core().compile_model(model, device, config)
 
 
@@ -225,6 +230,9 @@ class OpenVinoRunner:
 
     Raises:
         ValueError: int8 without calibration inputs; see :func:`compile_model`.
+        models (dict): Per batch size, the ``openvino.Model`` that was compiled (quantized for
+            int8), for :func:`profile_layers`.
+        threads (int, optional): As given.
     """
 
     def __init__(self, module: nn.Module, shape, batches: Sequence[int], precision: str = 'fp32',
@@ -234,12 +242,15 @@ class OpenVinoRunner:
         if precision == 'int8' and calibration is None:
             raise ValueError('int8 needs calibration inputs (calibration_images(folder, shape)).')
         self.precision = precision
+        self.threads = threads
+        self.models: Dict[int, object] = {}
         self.requests: Dict[int, object] = {}
         self.precisions: Dict[int, Dict[str, int]] = {}
         for batch in sorted(set(batches)):
             model = convert(module, tuple(shape), batch, via=via)
             if precision == 'int8':
                 model = quantize_int8(model, calibration)
+            self.models[batch] = model
             compiled = compile_model(model, precision, threads)
             self.precisions[batch] = executed_precisions(compiled)
             self.requests[batch] = compiled.create_infer_request()
@@ -252,6 +263,88 @@ class OpenVinoRunner:
         array = np.ascontiguousarray(x.detach().cpu().numpy())
         request.infer({0: array})
         return [request.get_output_tensor(i).data for i in range(len(request.model_outputs))]
+
+
+def _kernel_precision(exec_type: str) -> str:
+    """'brgconv_avx512_dw_bf16' -> 'bf16': the precision OpenVINO names at the end of a kernel."""
+    tail = exec_type.rsplit('_', 1)[-1].lower()
+    return tail if tail in ('f32', 'bf16', 'f16', 'i8', 'u8', 'i32', 'i64', 'boolean') else 'other'
+
+
+def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] = None,
+                   runs: int = 20, warmup: int = 3, top: int = 0) -> Dict:
+    """OpenVINO's own per-layer times of one model, summed by layer type and kernel.
+
+    The model is compiled again with ``PERF_COUNT`` on (the timed one runs without the counters)
+    and run ``warmup`` + ``runs`` times on ``x``; the ``real_time`` of every executed layer of the
+    last ``runs`` calls is averaged. This is what shows where a model's time goes once the
+    matrix work is fast: kernels that run in f32 in a bf16 model, depthwise convolutions,
+    resizes, reorders.
+
+    Args:
+        model: ``openvino.Model`` (e.g. ``OpenVinoRunner.models[batch]``).
+        precision (str): One of :data:`PRECISIONS`.
+        x (np.ndarray): One input batch.
+        threads (int, optional): ``INFERENCE_NUM_THREADS``.
+        runs (int): Profiled calls.
+        warmup (int): Calls before them.
+        top (int): Keep the ``top`` longest (type, kernel) rows (0: all).
+
+    Returns:
+        dict: ``layers`` (rows ``type``, ``kernel``, ``precision``, ``nodes``, ``us_per_run``,
+        ``share`` of the summed layer time, longest first), ``layer_us_per_run`` (all executed
+        layers, before ``top``), ``by_precision`` (share of layer time per kernel precision),
+        ``by_type`` (share per layer type), ``runs``, ``threads``, ``precision``, ``input``.
+
+    Raises:
+        ValueError: ``runs`` < 1.
+    """
+    if runs < 1:
+        raise ValueError(f'runs must be >= 1, got {runs}')
+    request = compile_model(model, precision, threads, perf_count=True).create_infer_request()
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    for _ in range(warmup):
+        request.infer({0: x})
+    totals: Dict[Tuple[str, str], float] = {}
+    nodes: Dict[Tuple[str, str], set] = {}
+    for _ in range(runs):
+        request.infer({0: x})
+        for p in request.profiling_info:
+            if p.status != p.Status.EXECUTED:
+                continue
+            key = (p.node_type, p.exec_type)
+            totals[key] = totals.get(key, 0.) + p.real_time.total_seconds() * 1e6 / runs
+            nodes.setdefault(key, set()).add(p.node_name)
+    total = sum(totals.values())
+
+    def share(value):
+        return value / total if total else 0.
+
+    layers = [dict(type=t, kernel=k, precision=_kernel_precision(k), nodes=len(nodes[(t, k)]),
+                   us_per_run=us, share=share(us)) for (t, k), us in totals.items()]
+    layers.sort(key=lambda r: -r['us_per_run'])
+    by_precision: Dict[str, float] = {}
+    by_type: Dict[str, float] = {}
+    for r in layers:
+        by_precision[r['precision']] = by_precision.get(r['precision'], 0.) + r['share']
+        by_type[r['type']] = by_type.get(r['type'], 0.) + r['share']
+    return dict(layers=layers[:top] if top else layers, layer_us_per_run=total,
+                by_precision=dict(sorted(by_precision.items(), key=lambda kv: -kv[1])),
+                by_type=dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
+                runs=runs, threads=threads, precision=precision, input=list(x.shape))
+
+
+def profile_markdown(profile: Dict) -> str:
+    """The table of :func:`profile_layers`, with its time per kernel precision."""
+    lines = ['| layer type | kernel | nodes | us per run | share of layer time |',
+             '|---|---|---|---|---|']
+    for r in profile['layers']:
+        lines.append(f'| {r["type"]} | {r["kernel"]} | {r["nodes"]} | {r["us_per_run"]:.0f} | '
+                     f'{100 * r["share"]:.1f}% |')
+    precisions = ', '.join(f'{k} {100 * v:.1f}%' for k, v in profile['by_precision'].items())
+    lines.append(f'\nLayers {profile["layer_us_per_run"] / 1e3:.2f} ms per run '
+                 f'({profile["runs"]} profiled runs); time by kernel precision: {precisions}.')
+    return '\n'.join(lines)
 
 
 def _top1(logits: np.ndarray, labels: np.ndarray) -> float:

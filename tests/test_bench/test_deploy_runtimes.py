@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from recnext_bench.calibration import calibration_images
@@ -159,6 +160,41 @@ def test_openvino_precisions_are_checked_not_assumed(monkeypatch):
         ovr.compile_model(None, 'bf16')
 
 
+def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
+    """OpenVINO's per-layer counters of a depthwise + dense conv net: every executed layer is
+    counted once per run, the shares add up to 1, ``top`` keeps the longest rows, and the kernel
+    precision follows the compiled precision."""
+    ovr = _need_openvino()
+    import numpy as np
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 32, 1)).eval()
+    model = ovr.convert(net, (32, 32), 1, via='torch')
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    prof = ovr.profile_layers(model, 'fp32', x, threads=1, runs=3, warmup=1)
+    assert prof['runs'] == 3 and prof['input'] == [1, 3, 32, 32]
+    assert prof['layer_us_per_run'] > 0
+    assert sum(r['share'] for r in prof['layers']) == pytest.approx(1.)
+    assert sum(prof['by_precision'].values()) == pytest.approx(1.)
+    assert sum(prof['by_type'].values()) == pytest.approx(1.)
+    assert prof['by_precision'].get('f32', 0.) > 0.5  # fp32: the convolutions ran in f32
+    conv_nodes = sum(r['nodes'] for r in prof['layers'] if 'Convolution' in r['type'])
+    assert 2 <= conv_nodes <= 3  # the ReLU may fuse into the first conv; every conv is counted once
+    times = [r['us_per_run'] for r in prof['layers']]
+    assert times == sorted(times, reverse=True)
+    top = ovr.profile_layers(model, 'fp32', x, threads=1, runs=2, warmup=0, top=1)
+    assert len(top['layers']) == 1 and top['layers'][0]['share'] <= 1.
+    assert '| layer type | kernel |' in ovr.profile_markdown(prof)
+    assert 'time by kernel precision: f32' in ovr.profile_markdown(prof)
+    if 'BF16' in ovr.capabilities():
+        bf16 = ovr.profile_layers(model, 'bf16', x, threads=1, runs=2, warmup=1)
+        assert bf16['by_precision'].get('bf16', 0.) > 0.
+    with pytest.raises(ValueError, match='runs must be >= 1'):
+        ovr.profile_layers(model, 'fp32', x, runs=0)
+    assert ovr._kernel_precision('brgconv_avx512_dw_bf16') == 'bf16'
+    assert ovr._kernel_precision('jit_avx512_I8') == 'i8'
+    assert ovr._kernel_precision('undef') == 'other'
+
+
 def test_calibration_images_from_a_folder(tmp_path):
     import cv2
     import numpy as np
@@ -269,9 +305,17 @@ def test_benchmark_openvino_upsample_peak_and_plot(tmp_path):
                            '--ov-via', 'onnx', '--upsample', 'both', '--shape', '64',
                            '--batch', '1', '--repeats', '2', '--warmup', '1', '--block', '1',
                            '--threads', '1', '--peak-size', '128', '--calibration-size', '4',
-                           '--plot', str(png), '--out-json', str(out)])
+                           '--ov-profile', '4', '--plot', str(png), '--out-json', str(out)])
     assert code == 0
     data = json.loads(out.read_text())
+    # OpenVINO's per-layer profile of every openvino entry: at most 4 rows, precisions add up
+    assert set(data['ov_profiles']) == {f'{m} openvino-{p}' for p in ('fp32', 'int8')
+                                        for m in ('recnext_m0', 'recnext_m0+tconv', 'repvit_m0_9')}
+    for key, prof in data['ov_profiles'].items():
+        assert 1 <= len(prof['layers']) <= 4
+        assert sum(prof['by_precision'].values()) == pytest.approx(1.)
+    int8 = data['ov_profiles']['recnext_m0 openvino-int8']['by_precision']
+    assert int8.get('i8', 0.) + int8.get('u8', 0.) > 0.  # int8 kernels ran and were timed
     rows = {(r['model'], r['runtime']): r for r in data['results']}
     runtimes = {'eager', 'openvino-fp32', 'openvino-int8'}
     assert {rt for _, rt in rows} == runtimes
@@ -315,7 +359,7 @@ def test_published_top1_table_has_sources_and_every_series():
             assert timm.is_model(m['model']) and m['weights'].startswith(m['model'] + '.')
 
 
-def test_benchmark_rejects_bad_deploy_options(tmp_path):
+def test_benchmark_rejects_bad_deploy_options(tmp_path, capsys):
     from recnext_bench import benchmark
     from recnext_bench.bench_plan import expand_runtimes
     with pytest.raises(SystemExit):
@@ -323,6 +367,14 @@ def test_benchmark_rejects_bad_deploy_options(tmp_path):
                               '--upsample', 'both', '--ort-dynamic'])
     with pytest.raises(SystemExit):
         benchmark.parse_args(['--models', 'recnext_m0', '--calibration', str(tmp_path / 'none')])
+    for flag, runtime in (('--ov-profile', 'openvino'), ('--ort-profile', 'onnxruntime')):
+        with pytest.raises(SystemExit):
+            benchmark.parse_args(['--models', 'recnext_m0', flag, '5'])
+        assert f'{flag} profiles {runtime} entries: add {runtime} to --runtime' \
+            in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            benchmark.parse_args(['--models', 'recnext_m0', '--runtime', runtime, flag, '-1'])
+        assert f'{flag} must be >= 0' in capsys.readouterr().err
     from recnext_bench.onnx_export import build_deploy_model, export
     model = build_deploy_model('m0', 'backbone')
     set_transposed_upsampling(model)
