@@ -23,6 +23,10 @@ from .specs import ModelSpec
 __all__ = ['Entry', 'prepare', 'make_input', 'time_entries', 'summarize', 'OrtBatchRunner']
 
 
+# Name suffix of an entry timed with the transposed-conv upsampling (``--upsample``).
+TCONV_SUFFIX = '+tconv'
+
+
 @dataclass
 class Entry:
     """One model in one form, ready to time."""
@@ -41,7 +45,7 @@ class Entry:
 
     @property
     def label(self) -> str:
-        return self.spec.name + ('+tconv' if self.upsample == 'transposed' else '')
+        return self.spec.name + (TCONV_SUFFIX if self.upsample == 'transposed' else '')
 
 
 def _sync(device: torch.device):

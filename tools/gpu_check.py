@@ -9,9 +9,13 @@
 Steps: (a) benchmark: img/s of recnext_m3, recnext_a3, recnext_t and repvit_m1_1 at 224x224 through
 the benchmark (python -m recnext_bench.benchmark) --device cuda, at the largest power-of-two
 batch <= 1024 that fits, fp32 and bf16 autocast, train / official-equivalent / deploy forms, plus
-torch.compile of the deploy form; (b) equality: deploy vs official-equivalent logits within 1e-4 in fp32 (TF32 off),
-randomised BatchNorms; (c) train: 50 iterations of the toy Mask R-CNN and Semantic FPN configs with
---amp, every logged loss finite; (d) dist: the same under torchrun (1 process) with SyncBN.
+torch.compile of the deploy form; the deploy form of recnext_m3 (RecConv family) also with the
+transposed-conv upsampling (recnext_m3+tconv), with the tconv / interpolate ratio and the
+MEASURED_FASTER it suggests; (b) equality: deploy vs official-equivalent logits within 1e-4 in
+fp32 (TF32 off), randomised BatchNorms; for m3 also the transposed-upsampling deploy form vs the
+interpolating one within 1e-5 of the largest logit; (c) train: 50 iterations of the toy
+Mask R-CNN and Semantic FPN configs with --amp, every logged loss finite; (d) dist: the same under
+torchrun (1 process) with SyncBN.
 Writes gpu_check.json and gpu_check.md to --out-dir; exit code 0 pass, 1 fail, 2 incomplete.
 Details: recnext_bench/gpu_check/__init__.py.
 """

@@ -28,7 +28,11 @@ Steps (run in the order b, c, d, a: the correctness checks first, the compile ti
     per configuration) with ``--device cuda`` for RecNeXt-M3, A3, T (timm
     ``recnext_<arch>``) and RepViT-M1.1 at 224x224, in the train (unfused, eval mode),
     official-equivalent (``to_form(model, 'official_fused')``) and deploy forms, fp32 and
-    bf16 autocast, and ``torch.compile`` (default mode, inductor) of the deploy form. Each model
+    bf16 autocast, and ``torch.compile`` (default mode, inductor) of the deploy form. The
+    benchmark runs with ``--upsample both``: the deploy form of each RecConv-family model (here
+    M3) is also timed with the exact transposed-conv upsampling, as ``recnext_m3+tconv``, eager
+    and compiled (issue #23). The report gives the tconv / interpolate throughput per dtype and
+    says which form ``MEASURED_FASTER`` would need for this GPU (a suggestion only). Each model
     runs at the largest power-of-two batch (at most 1024) at which a forward of each of its forms
     fits in memory, found here first by trying batches from 1024 down and catching CUDA
     out-of-memory errors. The benchmark synchronises the device around every timed call; a
@@ -37,7 +41,11 @@ Steps (run in the order b, c, d, a: the correctness checks first, the compile ti
     (one per family) with randomised BatchNorm statistics and affine parameters, in our deploy
     form (``fuse()``: every BatchNorm folded, channels_last) against the official-equivalent form,
     in fp32 on the GPU with TF32 off for convolutions and matrix products: the largest absolute
-    difference must be at most 1e-4. Differences to the unfused train form are reported too.
+    difference must be at most 1e-4. Differences to the unfused train form are reported too. For
+    RecConv-family archs (m3) a copy of the deploy form is switched to the transposed-conv
+    upsampling (``set_transposed_upsampling``); its logits must match the interpolating deploy
+    form within 1e-5 of the largest absolute logit (``Settings.tconv_tolerance``), and its
+    difference to the train form is reported.
 (c) ``train``: 50 iterations of the toy detection and segmentation configs with ``--amp``
     (``recnext_mm.cli.train.main``, the training of ``tools/train.py``, started as
     ``python -m recnext_bench.gpu_check.train_entry``; fp16 AmpOptimWrapper with dynamic loss
@@ -70,13 +78,16 @@ from .equality import compare_forms, equality_step, strict_fp32
 from .report import exit_code, markdown, overall_status, write_report
 from .settings import (BENCH_MODELS, EQUALITY_ARCHS, EXECUTION_ORDER, STEP_TITLES, STEPS,
                        TRAIN_CONFIGS, Budget, Settings, dry_run_settings)
-from .throughput import (benchmark_plan, benchmark_step, expected_rows, find_max_batch, is_oom,
-                         probe_batch, throughput_ratios)
+from .throughput import (TCONV_SUFFIX, benchmark_plan, benchmark_step, expected_rows,
+                         find_max_batch, has_recconv, is_oom, measured_faster_suggestion,
+                         probe_batch, throughput_ratios, upsample_ratios)
 from .training import check_train_log, read_json_log, sync_norm_options, train_step
 
 __all__ = ['STEPS', 'STEP_TITLES', 'BENCH_MODELS', 'EQUALITY_ARCHS', 'TRAIN_CONFIGS', 'Settings',
            'dry_run_settings', 'Budget', 'find_max_batch', 'is_oom', 'probe_batch',
-           'benchmark_plan', 'expected_rows', 'benchmark_step', 'throughput_ratios', 'strict_fp32',
+           'benchmark_plan', 'expected_rows', 'benchmark_step', 'throughput_ratios',
+           'TCONV_SUFFIX', 'has_recconv', 'upsample_ratios', 'measured_faster_suggestion',
+           'strict_fp32',
            'compare_forms', 'equality_step', 'sync_norm_options', 'read_json_log',
            'check_train_log', 'train_step', 'markdown', 'write_report', 'overall_status',
            'exit_code', 'run_check', 'run_and_print']

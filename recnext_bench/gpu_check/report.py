@@ -7,7 +7,7 @@ from typing import Dict, List, Tuple
 
 from ..output import fmt
 from .settings import FORM_ORDER, STEP_TITLES, STEPS
-from .throughput import row_dtype
+from .throughput import TCONV_SUFFIX, has_recconv, row_key, split_label
 
 __all__ = ['markdown', 'write_report', 'overall_status', 'exit_code']
 
@@ -34,17 +34,7 @@ def markdown(report: Dict) -> str:
     if 'benchmark' in steps:
         lines += ['', *_benchmark_markdown(steps['benchmark'])]
     if 'equality' in steps:
-        eq = steps['equality']
-        lines += ['', f'## {STEP_TITLES["equality"]} (fp32, TF32 off; max |diff| of logits, '
-                      f'tolerance {eq["tolerance"]:g})', '',
-                  '| model | input | max abs logit | deploy vs official | (relative) | '
-                  'deploy vs train | official vs train | ok |', '|---|---|---|---|---|---|---|---|']
-        for r in eq['results']:
-            lines.append(f'| {r["model"]} | {"x".join(map(str, r["input"]))} | '
-                         f'{r["max_abs_logit"]:.3g} | {r["deploy_vs_official"]:.2e} | '
-                         f'{r["relative_deploy_vs_official"]:.1e} | '
-                         f'{r["deploy_vs_train"]:.2e} | {r["official_vs_train"]:.2e} | '
-                         f'{"yes" if r["ok"] else "NO"} |')
+        lines += ['', *_equality_markdown(steps['equality'])]
     for key in ('train', 'dist'):
         if key not in steps:
             continue
@@ -63,26 +53,57 @@ def markdown(report: Dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def _equality_markdown(eq: Dict) -> List[str]:
+    lines = [f'## {STEP_TITLES["equality"]} (fp32, TF32 off; max |diff| of logits, '
+             f'tolerance {eq["tolerance"]:g})', '',
+             '| model | input | max abs logit | deploy vs official | (relative) | '
+             'deploy vs train | official vs train | ok |', '|---|---|---|---|---|---|---|---|']
+    for r in eq['results']:
+        lines.append(f'| {r["model"]} | {"x".join(map(str, r["input"]))} | '
+                     f'{r["max_abs_logit"]:.3g} | {r["deploy_vs_official"]:.2e} | '
+                     f'{r["relative_deploy_vs_official"]:.1e} | '
+                     f'{r["deploy_vs_train"]:.2e} | {r["official_vs_train"]:.2e} | '
+                     f'{"yes" if r["ok"] else "NO"} |')
+    tconv = [r for r in eq['results'] if r.get('tconv_layers') is not None]
+    if tconv:
+        # reports written before the tconv comparison have no tconv_tolerance
+        lines += ['', f'Deploy form with transposed-conv upsampling (RecConv archs; tolerance '
+                      f'{eq.get("tconv_tolerance", float("nan")):g} x max abs logit against '
+                      f'the deploy form with interpolation):', '',
+                  '| model | RecConv switched | tconv vs interpolate | (relative) | '
+                  'tconv vs train | ok |', '|---|---|---|---|---|---|']
+        for r in tconv:
+            lines.append(f'| {r["model"]} | {r["tconv_layers"]} | '
+                         f'{fmt(r["tconv_vs_interpolate"], ".2e")} | '
+                         f'{fmt(r["relative_tconv_vs_interpolate"], ".1e")} | '
+                         f'{fmt(r["tconv_vs_train"], ".2e")} | '
+                         f'{"yes" if r.get("tconv_ok") else "NO"} |')
+    return lines
+
+
 def _benchmark_markdown(step: Dict) -> List[str]:
     lines = [f'## {STEP_TITLES["benchmark"]} (images/s, {step["image_size"]}x{step["image_size"]}, '
              f'largest power-of-two batch <= {step["batch_cap"]} that fits)', '',
              '| model | batch | peak GiB (fp32) | form | fp32 | bf16 | fp32 compiled | '
              'bf16 compiled |', '|---|---|---|---|---|---|---|---|']
-    ips = {(r['model'], r['form'], row_dtype(r), bool(r['compile'])): r for r in step['results']}
-    models = list(dict.fromkeys([*step['batches'], *(r['model'] for r in step['results'])]))
+    ips = {row_key(r): r for r in step['results']}
+    models = list(dict.fromkeys([*step['batches'],
+                                 *(split_label(r['model'])[0] for r in step['results'])]))
     for model in models:
         probe = step['batches'].get(model, {})
-        for form in FORM_ORDER:
+        # the transposed-upsampling deploy rows follow the deploy row, named as the benchmark does
+        lines_of = [(model, form) for form in FORM_ORDER] + [(model + TCONV_SUFFIX, 'deploy')]
+        for label, form in lines_of:
             cells = []
             for dtype, compiled in (('fp32', False), ('bf16', False), ('fp32', True),
                                     ('bf16', True)):
-                row = ips.get((model, form, dtype, compiled))
+                row = ips.get((label, form, dtype, compiled))
                 cells.append('-' if row is None else 'error' if row.get('error')
                              else f'{row["img_per_s"]:.0f} (b{row["batch"]})'
                              if row['batch'] != probe.get('batch') else f'{row["img_per_s"]:.0f}')
             if all(c == '-' for c in cells):
                 continue
-            lines.append(f'| {model} | {probe.get("batch", "-")} | '
+            lines.append(f'| {label} | {probe.get("batch", "-")} | '
                          f'{fmt(probe.get("peak_memory_gib"), ".1f")} | {form} | ' +
                          ' | '.join(cells) + ' |')
     ratios = [r for r in step.get('ratios', []) if r['versus'] == 'official_fused']
@@ -95,10 +116,33 @@ def _benchmark_markdown(step: Dict) -> List[str]:
         for r in ratios:
             table.setdefault((r['model'], r['dtype']), {})[r['deploy_compiled']] = r['ratio']
         for (model, dtype), value in table.items():
-            target = ('-' if not model.startswith('recnext_m')
+            target = ('-' if not has_recconv(model)
                       else 'met' if max(value.values()) >= 2 else 'not met')
             lines.append(f'| {model} | {dtype} | {fmt(value.get(False), ".2f")} | '
                          f'{fmt(value.get(True), ".2f")} | {target} |')
+    return lines + _upsample_markdown(step)
+
+
+def _upsample_markdown(step: Dict) -> List[str]:
+    ratios = step.get('upsample_ratios') or []
+    if not ratios:
+        return []
+    lines = ['', 'Deploy form of the RecConv (M-series) models, transposed-conv / interpolation '
+                 'upsampling throughput, same run (> 1: transposed faster; issue #23):', '',
+             '| model | dtype | compiled | tconv img/s | interpolate img/s | tconv / interpolate |',
+             '|---|---|---|---|---|---|']
+    for r in ratios:
+        lines.append(f'| {r["model"]} | {r["dtype"]} | {"yes" if r["compiled"] else "no"} | '
+                     f'{r["tconv_img_per_s"]:.0f} | {r["interpolate_img_per_s"]:.0f} | '
+                     f'{r["ratio"]:.2f} |')
+    lines += ['', 'Faster upsampling per dtype and runtime, and what '
+                  '`recnext_mm.backbones.forms.MEASURED_FASTER` (CPU measurements, no per-device '
+                  'entry; not changed here) would need for this device:', '']
+    for s in step.get('upsample_suggestion') or []:
+        need = ('no single value (the models disagree)' if s['measured_faster'] is None
+                else f'`MEASURED_FASTER[{s["runtime"]!r}] = {s["measured_faster"]}`')
+        lines.append(f'- {s["dtype"]}, {"compiled" if s["compiled"] else "eager"}: '
+                     f'{s["faster"]} faster; {need} (now {s["current"]})')
     return lines
 
 

@@ -54,6 +54,8 @@ class Settings:
     equality_batch: int = 8
     equality_size: int = 224
     tolerance: float = 1e-4
+    # deploy form with transposed upsampling vs with interpolation, relative to max |logit|
+    tconv_tolerance: float = 1e-5
     # (c), (d) training
     train_iters: int = 50
     train_batch: Optional[int] = None  # None: the config's
