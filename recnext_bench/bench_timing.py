@@ -98,8 +98,11 @@ def prepare(spec: ModelSpec, form: str, runtime: str, args, device: torch.device
         return Entry(spec, form, runtime, shape, count_params(built.module), gmacs, notes,
                      built.module, run, upsample=upsample)
     if runtime == 'onnxruntime':
+        # One file per entry: the two upsampling forms of a model must not share a graph file
+        # (--ort-profile reads it back, --onnx-dir keeps it).
+        label = spec.name + (TCONV_SUFFIX if upsample == 'transposed' else '')
         run = OrtBatchRunner(built.module, shape, args.batch, args.onnx_dir,
-                             spec.name.replace('/', '_').replace(':', '_'), threads=args.threads,
+                             label.replace('/', '_').replace(':', '_'), threads=args.threads,
                              opset=args.opset, dynamic=args.ort_dynamic,
                              optimization=args.ort_opt)
         notes += f'; onnx opset {args.opset}, {"dynamic axes" if args.ort_dynamic else "fixed shape"}'

@@ -344,20 +344,27 @@ def test_benchmark_onnxruntime_beside_eager(tmp_path):
         '--models', 'recnext_m0', 'resnet18', '--forms', 'train', 'deploy', '--runtime', 'eager',
         'onnxruntime', '--batch', '1', '2', '--shape', '32', '--threads', '1', '--warmup', '1',
         '--repeats', '2', '--block', '1', '--baseline', 'resnet18', '--onnx-dir',
-        str(tmp_path / 'onnx'), '--out-json', str(out)])
+        str(tmp_path / 'onnx'), '--upsample', 'both', '--ort-profile', '40', '--out-json', str(out)])
     assert status == 0
     data = json.loads(out.read_text())
     rows = data['results']
     ort_rows = [r for r in rows if r['runtime'] == 'onnxruntime']
-    # ORT times the deploy forms: 2 models x 2 batch sizes, one fixed-shape graph per batch.
-    assert len(ort_rows) == 4 and all(r['form'] == 'deploy' for r in ort_rows)
-    assert len(rows) == 12
+    # ORT times the deploy forms: 3 entries (M0 in both upsampling forms) x 2 batch sizes, one
+    # fixed-shape graph per batch.
+    assert len(ort_rows) == 6 and all(r['form'] == 'deploy' for r in ort_rows)
+    assert len(rows) == 16
     for r in ort_rows:
         assert r['median_ms'] > 0 and r['threads'] == 1 and r['gmacs'] > 0
         assert r['ms_per_gmac'] == pytest.approx(r['median_ms'] / (r['gmacs'] * r['batch']))
     assert sorted(p.name for p in (tmp_path / 'onnx').iterdir()) == [
+        'recnext_m0+tconv_32x32_b1.onnx', 'recnext_m0+tconv_32x32_b2.onnx',
         'recnext_m0_32x32_b1.onnx', 'recnext_m0_32x32_b2.onnx', 'resnet18_32x32_b1.onnx',
         'resnet18_32x32_b2.onnx']
+    # each entry's own graph was profiled: transposed convs only in the tconv form's
+    ops = {label: {r['op'] for r in prof['ops']} for label, prof in data['ort_profiles'].items()}
+    assert set(ops) == {'recnext_m0', 'recnext_m0+tconv', 'resnet18'}
+    assert 'ConvTranspose' in ops['recnext_m0+tconv'] and 'ConvTranspose' not in ops['recnext_m0']
+    assert {'Resize', 'Upsample'} & ops['recnext_m0']  # ORT's kernel name for some Resizes
     rr = [r for r in data['runtime_ratios'] if r['model'] == 'recnext_m0' and r['batch'] == 1]
     assert len(rr) == 1 and rr[0]['runtime'] == 'onnxruntime' and rr[0]['ratio'] > 0
     base = {(r['runtime'], r['batch']): r for r in data['baseline'] if r['model'] == 'recnext_m0'}
