@@ -276,8 +276,8 @@ def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] 
     """OpenVINO's own per-layer times of one model, summed by layer type and kernel.
 
     The model is compiled again with ``PERF_COUNT`` on (the timed one runs without the counters)
-    and run ``warmup`` + ``runs`` times on ``x``; the ``real_time`` of every executed layer of the
-    last ``runs`` calls is averaged. This is what shows where a model's time goes once the
+    and run ``warmup`` + ``runs`` times on ``x``; the ``real_time`` of the executed layers of each
+    (type, kernel) is summed per call, and the median over the last ``runs`` calls is kept. This is what shows where a model's time goes once the
     matrix work is fast: kernels that run in f32 in a bf16 model, depthwise convolutions,
     resizes, reorders.
 
@@ -291,9 +291,9 @@ def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] 
         top (int): Keep the ``top`` longest (type, kernel) rows (0: all).
 
     Returns:
-        dict: ``layers`` (rows ``type``, ``kernel``, ``precision``, ``nodes``, ``us_per_run``,
-        ``share`` of the summed layer time, longest first), ``layer_us_per_run`` (all executed
-        layers, before ``top``), ``by_precision`` (share of layer time per kernel precision),
+        dict: ``layers`` (rows ``type``, ``kernel``, ``precision``, ``nodes``, ``us_per_run``
+        (median call), ``share`` of the summed layer time, longest first), ``layer_us_per_run``
+        (sum over all (type, kernel) rows, before ``top``), ``by_precision`` (share of layer time per kernel precision),
         ``by_type`` (share per layer type), ``runs``, ``threads``, ``precision``, ``input``.
 
     Raises:
@@ -305,16 +305,19 @@ def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] 
     x = np.ascontiguousarray(x, dtype=np.float32)
     for _ in range(warmup):
         request.infer({0: x})
-    totals: Dict[Tuple[str, str], float] = {}
+    per_run: Dict[Tuple[str, str], List[float]] = {}
     nodes: Dict[Tuple[str, str], set] = {}
-    for _ in range(runs):
+    for k in range(runs):
         request.infer({0: x})
         for p in request.profiling_info:
             if p.status != p.Status.EXECUTED:
                 continue
             key = (p.node_type, p.exec_type)
-            totals[key] = totals.get(key, 0.) + p.real_time.total_seconds() * 1e6 / runs
+            times = per_run.setdefault(key, [0.] * runs)
+            times[k] += p.real_time.total_seconds() * 1e6
             nodes.setdefault(key, set()).add(p.node_name)
+    # the median run of each (type, kernel): one call slowed by another process moves nothing
+    totals = {key: float(np.median(times)) for key, times in per_run.items()}
     total = sum(totals.values())
 
     def share(value):
@@ -343,7 +346,7 @@ def profile_markdown(profile: Dict) -> str:
                      f'{100 * r["share"]:.1f}% |')
     precisions = ', '.join(f'{k} {100 * v:.1f}%' for k, v in profile['by_precision'].items())
     lines.append(f'\nLayers {profile["layer_us_per_run"] / 1e3:.2f} ms per run '
-                 f'({profile["runs"]} profiled runs); time by kernel precision: {precisions}.')
+                 f'(medians of {profile["runs"]} profiled runs); time by kernel precision: {precisions}.')
     return '\n'.join(lines)
 
 
