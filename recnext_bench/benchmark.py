@@ -379,7 +379,7 @@ def _ort_profiles(entries, args) -> Dict[str, Dict]:
 def _ov_profiles(entries, args) -> Dict[str, Dict]:
     """OpenVINO's per-layer profile of every openvino entry at the first batch size, printed and
     returned, keyed ``<model> <runtime>``."""
-    from .openvino_runtime import profile_layers, profile_markdown
+    from .openvino_runtime import kinds_markdown, profile_layers, profile_markdown
     batch, out = args.batch[0], {}
     for e in entries:
         if not e.runtime.startswith('openvino-') or e.error:
@@ -391,6 +391,10 @@ def _ov_profiles(entries, args) -> Dict[str, Dict]:
         print(f'\nOpenVINO profile of {e.label}, {e.runtime} (batch {batch}, '
               f'{e.shape[0]}x{e.shape[1]}, {args.threads} threads):\n')
         print(profile_markdown(out[key]))
+    if out:
+        print(f'\nOpenVINO layer time by kind (batch {batch}, {args.threads} threads; medians of '
+              f'the profiled runs):\n')
+        print(kinds_markdown(out))
     return out
 
 

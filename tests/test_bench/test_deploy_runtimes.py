@@ -183,6 +183,17 @@ def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
     assert times == sorted(times, reverse=True)
     top = ovr.profile_layers(model, 'fp32', x, threads=1, runs=2, warmup=0, top=1)
     assert len(top['layers']) == 1 and top['layers'][0]['share'] <= 1.
+    # kinds: the grouped 16-channel conv is depthwise, the others dense; times add up
+    assert ovr.layer_kind('GroupConvolution', 'brgconv_avx512_dw_f32') == 'depthwise conv'
+    assert ovr.layer_kind('GroupConvolution', 'brgconv_avx512_1x1_f32') == 'dense conv / matmul'
+    assert ovr.layer_kind('Interpolate', 'jit_avx512_f32') == 'resize'
+    assert ovr.layer_kind('SomethingNew', 'ref_f32') == 'other'
+    assert set(prof['by_kind']) <= set(ovr.LAYER_KINDS)
+    assert prof['by_kind'].get('depthwise conv', 0.) > 0. and prof['by_kind']['dense conv / matmul'] > 0.
+    assert sum(prof['by_kind'].values()) == pytest.approx(prof['layer_us_per_run'])
+    assert prof['layers_executed'] == sum(r['nodes'] for r in prof['layers'])
+    table = ovr.kinds_markdown({'net': prof}).splitlines()
+    assert len(table) == 3 and table[2].startswith('| net | ')
     assert '| layer type | kernel |' in ovr.profile_markdown(prof)
     assert 'time by kernel precision: f32' in ovr.profile_markdown(prof)
     if 'BF16' in ovr.capabilities():
@@ -314,6 +325,10 @@ def test_benchmark_openvino_upsample_peak_and_plot(tmp_path):
     for key, prof in data['ov_profiles'].items():
         assert 1 <= len(prof['layers']) <= 4
         assert sum(prof['by_precision'].values()) == pytest.approx(1.)
+        # by kind covers every layer, not only the 4 rows kept
+        assert sum(prof['by_kind'].values()) == pytest.approx(prof['layer_us_per_run'])
+    assert data['ov_profiles']['recnext_m0+tconv openvino-fp32']['by_kind']['transposed conv'] > 0
+    assert 'transposed conv' not in data['ov_profiles']['recnext_m0 openvino-fp32']['by_kind']
     int8 = data['ov_profiles']['recnext_m0 openvino-int8']['by_precision']
     assert int8.get('i8', 0.) + int8.get('u8', 0.) > 0.  # int8 kernels ran and were timed
     rows = {(r['model'], r['runtime']): r for r in data['results']}
