@@ -128,7 +128,8 @@ def _upsample_markdown(step: Dict) -> List[str]:
     if not ratios:
         return []
     lines = ['', 'Deploy form of the RecConv (M-series) models, transposed-conv / interpolation '
-                 'upsampling throughput, same run (> 1: transposed faster; issue #23):', '',
+                 'upsampling throughput (> 1: transposed faster; issue #23; eager: both forms '
+                 'in the same rounds, compiled: one subprocess per form):', '',
              '| model | dtype | compiled | tconv img/s | interpolate img/s | tconv / interpolate |',
              '|---|---|---|---|---|---|']
     for r in ratios:
