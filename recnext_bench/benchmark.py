@@ -92,8 +92,9 @@ from typing import Dict, List, Sequence
 import torch
 
 from .bench_plan import RUNTIMES, UPSAMPLE_CHOICES, expand_runtimes, plan, upsample_variants
+from .bench_profiles import openvino_profiles, ort_profiles
 from .bench_report import baseline_rows, markdown, ratio_rows, runtime_ratio_rows
-from .bench_timing import Entry, make_input, prepare, summarize, time_entries
+from .bench_timing import Entry, prepare, summarize, time_entries
 from .cli import parse_shape
 from .environment import environment
 from .models import FORMS
@@ -347,8 +348,8 @@ def _run(args, device: torch.device) -> int:
     if peaks:
         from .peak import peak_markdown
         print('\n' + peak_markdown(results, peaks, args.peak_size, args.threads))
-    profiles = _ort_profiles(entries, args) if args.ort_profile else {}
-    ov_profiles = _ov_profiles(entries, args) if args.ov_profile else {}
+    profiles = ort_profiles(entries, args) if args.ort_profile else {}
+    ov_profiles = openvino_profiles(entries, args) if args.ov_profile else {}
     plots = {}
     if args.plot:
         plots = write_plots(args.plot, results, runtimes, env, args)
@@ -358,44 +359,6 @@ def _run(args, device: torch.device) -> int:
                                        baseline=baselines, ort_profiles=profiles,
                                        ov_profiles=ov_profiles, plots=plots))
     return 1 if any(r.get('error') for r in results) else 0
-
-
-def _ort_profiles(entries, args) -> Dict[str, Dict]:
-    """ORT's profile of every onnxruntime entry at the first batch size, printed and returned."""
-    from .ort_runtime import profile_markdown, profile_ops
-    batch, out = args.batch[0], {}
-    for e in entries:
-        if e.runtime != 'onnxruntime' or e.error:
-            continue
-        path = e.run.paths[1 if e.run.dynamic else batch]
-        out[e.label] = profile_ops(path, (batch, 3, *e.shape), threads=args.threads,
-                                   optimization=args.ort_opt, top=args.ort_profile)
-        print(f'\nORT profile of {e.label} (batch {batch}, {e.shape[0]}x{e.shape[1]}, '
-              f'{args.threads} threads, optimisation {args.ort_opt}):\n')
-        print(profile_markdown(out[e.label]))
-    return out
-
-
-def _ov_profiles(entries, args) -> Dict[str, Dict]:
-    """OpenVINO's per-layer profile of every openvino entry at the first batch size, printed and
-    returned, keyed ``<model> <runtime>``."""
-    from .openvino_runtime import kinds_markdown, profile_layers, profile_markdown
-    batch, out = args.batch[0], {}
-    for e in entries:
-        if not e.runtime.startswith('openvino-') or e.error:
-            continue
-        x = make_input(batch, e.shape, args, torch.device('cpu')).numpy()
-        key = f'{e.label} {e.runtime}'
-        out[key] = profile_layers(e.run.models[batch], e.run.precision, x, threads=args.threads,
-                                  top=args.ov_profile)
-        print(f'\nOpenVINO profile of {e.label}, {e.runtime} (batch {batch}, '
-              f'{e.shape[0]}x{e.shape[1]}, {args.threads} threads):\n')
-        print(profile_markdown(out[key]))
-    if out:
-        print(f'\nOpenVINO layer time by kind (batch {batch}, {args.threads} threads; medians of '
-              f'the profiled runs):\n')
-        print(kinds_markdown(out))
-    return out
 
 
 def write_plots(path: str, results: List[Dict], runtimes: Sequence[str], env: Dict, args) -> Dict:

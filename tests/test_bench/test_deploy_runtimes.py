@@ -166,11 +166,13 @@ def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
     precision follows the compiled precision."""
     ovr = _need_openvino()
     import numpy as np
+
+    from recnext_bench import openvino_profile as ovp
     net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
                         nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 32, 1)).eval()
     model = ovr.convert(net, (32, 32), 1, via='torch')
     x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
-    prof = ovr.profile_layers(model, 'fp32', x, threads=1, runs=3, warmup=1)
+    prof = ovp.profile_layers(model, 'fp32', x, threads=1, runs=3, warmup=1)
     assert prof['runs'] == 3 and prof['input'] == [1, 3, 32, 32]
     assert prof['layer_us_per_run'] > 0
     assert sum(r['share'] for r in prof['layers']) == pytest.approx(1.)
@@ -181,29 +183,29 @@ def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
     assert 2 <= conv_nodes <= 3  # the ReLU may fuse into the first conv; every conv is counted once
     times = [r['us_per_run'] for r in prof['layers']]
     assert times == sorted(times, reverse=True)
-    top = ovr.profile_layers(model, 'fp32', x, threads=1, runs=2, warmup=0, top=1)
+    top = ovp.profile_layers(model, 'fp32', x, threads=1, runs=2, warmup=0, top=1)
     assert len(top['layers']) == 1 and top['layers'][0]['share'] <= 1.
     # kinds: the grouped 16-channel conv is depthwise, the others dense; times add up
-    assert ovr.layer_kind('GroupConvolution', 'brgconv_avx512_dw_f32') == 'depthwise conv'
-    assert ovr.layer_kind('GroupConvolution', 'brgconv_avx512_1x1_f32') == 'dense conv / matmul'
-    assert ovr.layer_kind('Interpolate', 'jit_avx512_f32') == 'resize'
-    assert ovr.layer_kind('SomethingNew', 'ref_f32') == 'other'
-    assert set(prof['by_kind']) <= set(ovr.LAYER_KINDS)
+    assert ovp.layer_kind('GroupConvolution', 'brgconv_avx512_dw_f32') == 'depthwise conv'
+    assert ovp.layer_kind('GroupConvolution', 'brgconv_avx512_1x1_f32') == 'dense conv / matmul'
+    assert ovp.layer_kind('Interpolate', 'jit_avx512_f32') == 'resize'
+    assert ovp.layer_kind('SomethingNew', 'ref_f32') == 'other'
+    assert set(prof['by_kind']) <= set(ovp.LAYER_KINDS)
     assert prof['by_kind'].get('depthwise conv', 0.) > 0. and prof['by_kind']['dense conv / matmul'] > 0.
     assert sum(prof['by_kind'].values()) == pytest.approx(prof['layer_us_per_run'])
     assert prof['layers_executed'] == sum(r['nodes'] for r in prof['layers'])
-    table = ovr.kinds_markdown({'net': prof}).splitlines()
+    table = ovp.kinds_markdown({'net': prof}).splitlines()
     assert len(table) == 3 and table[2].startswith('| net | ')
-    assert '| layer type | kernel |' in ovr.profile_markdown(prof)
-    assert 'time by kernel precision: f32' in ovr.profile_markdown(prof)
+    assert '| layer type | kernel |' in ovp.profile_markdown(prof)
+    assert 'time by kernel precision: f32' in ovp.profile_markdown(prof)
     if 'BF16' in ovr.capabilities():
-        bf16 = ovr.profile_layers(model, 'bf16', x, threads=1, runs=2, warmup=1)
+        bf16 = ovp.profile_layers(model, 'bf16', x, threads=1, runs=2, warmup=1)
         assert bf16['by_precision'].get('bf16', 0.) > 0.
     with pytest.raises(ValueError, match='runs must be >= 1'):
-        ovr.profile_layers(model, 'fp32', x, runs=0)
-    assert ovr._kernel_precision('brgconv_avx512_dw_bf16') == 'bf16'
-    assert ovr._kernel_precision('jit_avx512_I8') == 'i8'
-    assert ovr._kernel_precision('undef') == 'other'
+        ovp.profile_layers(model, 'fp32', x, runs=0)
+    assert ovp._kernel_precision('brgconv_avx512_dw_bf16') == 'bf16'
+    assert ovp._kernel_precision('jit_avx512_I8') == 'i8'
+    assert ovp._kernel_precision('undef') == 'other'
 
 
 def test_calibration_images_from_a_folder(tmp_path):
