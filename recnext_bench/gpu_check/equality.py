@@ -12,7 +12,7 @@ import torch
 
 from ..golden import randomize_norms
 from .settings import Budget, Settings
-from .throughput import free_memory
+from .throughput import free_memory, has_recconv
 
 __all__ = ['strict_fp32', 'compare_forms', 'equality_step']
 
@@ -51,7 +51,7 @@ def compare_forms(arch: str, batch: int, size: int, device: torch.device, seed: 
                  official_fused=recnext_mm.to_form(copy.deepcopy(model), 'official_fused'),
                  deploy=copy.deepcopy(model).fuse())
     tconv_layers = None
-    if recnext_mm.get_arch(arch)['family'] == 'recconv':
+    if has_recconv(f'recnext_{arch}'):
         forms['deploy_tconv'] = copy.deepcopy(forms['deploy'])
         tconv_layers = form_switches.set_transposed_upsampling(forms['deploy_tconv'], True)
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))

@@ -111,12 +111,13 @@ def build_forms(name: str, forms: Sequence[str] = FORM_ORDER) -> Dict[str, nn.Mo
 
 
 def has_recconv(name: str) -> bool:
-    """Whether benchmark model ``name`` is a ``recnext_<arch>`` of the RecConv family (M series):
-    the models whose deploy form has the two upsampling forms."""
-    from recnext_mm.backbones.archs import ARCH_SETTINGS, get_arch
-    key = name.lower().replace('-', '_')
-    arch = key[len('recnext_'):] if key.startswith('recnext_') else None
-    return arch in ARCH_SETTINGS and get_arch(arch)['family'] == 'recconv'
+    """Whether benchmark model ``name`` has RecConv (the M series): the models whose deploy form
+    the benchmark times in both upsampling forms. Decided by the benchmark's own rule
+    (``bench_plan.upsample_variants`` on the parsed spec), so the rows expected here are the rows
+    it writes."""
+    from ..bench_plan import upsample_variants
+    from ..specs import parse_spec
+    return len(upsample_variants(parse_spec(name), 'deploy', 'eager', 'both')) == 2
 
 
 def split_label(model: str) -> Tuple[str, bool]:
