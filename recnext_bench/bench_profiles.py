@@ -27,22 +27,25 @@ def ort_profiles(entries, args) -> Dict[str, Dict]:
 
 
 def openvino_profiles(entries, args) -> Dict[str, Dict]:
-    """OpenVINO's per-layer profile of every openvino entry at the first batch size, printed and
+    """OpenVINO's per-layer profile of every openvino entry at the first batch size, profiled
+    round by round in one run (:func:`~.openvino_profile.profile_interleaved`), printed and
     returned, keyed ``<model> <runtime>``."""
-    from .openvino_profile import kinds_markdown, profile_layers, profile_markdown
-    batch, out = args.batch[0], {}
+    from .openvino_profile import kinds_markdown, profile_interleaved, profile_markdown
+    batch, todo = args.batch[0], {}
     for e in entries:
         if not e.runtime.startswith('openvino-') or e.error:
             continue
         x = make_input(batch, e.shape, args, torch.device('cpu')).numpy()
-        key = f'{e.label} {e.runtime}'
-        out[key] = profile_layers(e.run.models[batch], e.run.precision, x, threads=args.threads,
-                                  top=args.ov_profile)
-        print(f'\nOpenVINO profile of {e.label}, {e.runtime} (batch {batch}, '
-              f'{e.shape[0]}x{e.shape[1]}, {args.threads} threads):\n')
-        print(profile_markdown(out[key]))
+        todo[f'{e.label} {e.runtime}'] = (e.run.models[batch], e.run.precision, x, e.shape)
+    out = profile_interleaved({k: v[:3] for k, v in todo.items()}, threads=args.threads,
+                              top=args.ov_profile) if todo else {}
+    for key, prof in out.items():
+        shape = todo[key][3]
+        print(f'\nOpenVINO profile of {key} (batch {batch}, {shape[0]}x{shape[1]}, '
+              f'{args.threads} threads):\n')
+        print(profile_markdown(prof))
     if out:
         print(f'\nOpenVINO layer time by kind (batch {batch}, {args.threads} threads; medians of '
-              f'the profiled runs):\n')
+              f'the profiled runs, profiled round by round):\n')
         print(kinds_markdown(out))
     return out

@@ -7,7 +7,8 @@ import numpy as np
 
 from .openvino_runtime import compile_model
 
-__all__ = ['LAYER_KINDS', 'layer_kind', 'profile_layers', 'profile_markdown', 'kinds_markdown']
+__all__ = ['LAYER_KINDS', 'layer_kind', 'profile_layers', 'profile_interleaved', 'profile_markdown',
+           'kinds_markdown']
 
 # What a runtime layer does, for the profile's summary: the dense (matrix) work that low
 # precisions speed up most, and the rest that RecConv adds (depthwise convs, resizes, additions).
@@ -45,9 +46,10 @@ def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] 
 
     The model is compiled again with ``PERF_COUNT`` on (the timed one runs without the counters)
     and run ``warmup`` + ``runs`` times on ``x``; the ``real_time`` of the executed layers of each
-    (type, kernel) is summed per call, and the median over the last ``runs`` calls is kept. This is what shows where a model's time goes once the
-    matrix work is fast: kernels that run in f32 in a bf16 model, depthwise convolutions,
-    resizes, reorders.
+    (type, kernel) is summed per call, and the median over the last ``runs`` calls is kept. This
+    is what shows where a model's time goes once the matrix work is fast: kernels that run in f32
+    in a bf16 model, depthwise convolutions, resizes, reorders. :func:`profile_interleaved`
+    profiles several models in one run.
 
     Args:
         model: ``openvino.Model`` (e.g. ``OpenVinoRunner.models[batch]``).
@@ -61,30 +63,66 @@ def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] 
     Returns:
         dict: ``layers`` (rows ``type``, ``kernel``, ``precision``, ``nodes``, ``us_per_run``
         (median call), ``share`` of the summed layer time, longest first), ``layer_us_per_run``
-        (sum over all (type, kernel) rows, before ``top``), ``by_precision`` (share of layer time per kernel precision),
-        ``by_type`` (share per layer type), ``by_kind`` (us per run per :data:`LAYER_KINDS`
-        entry, those present), ``layers_executed``, ``runs``, ``threads``, ``precision``, ``input``.
+        (sum over all (type, kernel) rows, before ``top``), ``by_precision`` (share of layer time
+        per kernel precision), ``by_type`` (share per layer type), ``by_kind`` (us per run per
+        :data:`LAYER_KINDS` entry, those present), ``layers_executed``, ``runs``, ``threads``,
+        ``precision``, ``input``.
+
+    Raises:
+        ValueError: ``runs`` < 1.
+    """
+    return profile_interleaved({'model': (model, precision, x)}, threads, runs, warmup,
+                               top)['model']
+
+
+def profile_interleaved(entries: Dict[str, Tuple[object, str, np.ndarray]],
+                        threads: Optional[int] = None, runs: int = 20, warmup: int = 3,
+                        top: int = 0) -> Dict[str, Dict]:
+    """:func:`profile_layers` of several models in one run: profiled calls go round by round
+    (one call of each entry per round, in order), like the benchmark's timing, so a slow spell
+    of the machine falls on every entry and the profiles compare.
+
+    Args:
+        entries (dict): label -> (``openvino.Model``, precision, input batch).
+        threads, runs, warmup, top: As :func:`profile_layers`.
+
+    Returns:
+        dict: label -> the profile of :func:`profile_layers`.
 
     Raises:
         ValueError: ``runs`` < 1.
     """
     if runs < 1:
         raise ValueError(f'runs must be >= 1, got {runs}')
-    request = compile_model(model, precision, threads, perf_count=True).create_infer_request()
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    requests, inputs = {}, {}
+    for label, (model, precision, x) in entries.items():
+        requests[label] = compile_model(model, precision, threads,
+                                        perf_count=True).create_infer_request()
+        inputs[label] = np.ascontiguousarray(x, dtype=np.float32)
     for _ in range(warmup):
-        request.infer({0: x})
-    per_run: Dict[Tuple[str, str], List[float]] = {}
-    nodes: Dict[Tuple[str, str], set] = {}
+        for label, request in requests.items():
+            request.infer({0: inputs[label]})
+    per_run = {label: {} for label in entries}
+    nodes = {label: {} for label in entries}
     for k in range(runs):
-        request.infer({0: x})
-        for p in request.profiling_info:
-            if p.status != p.Status.EXECUTED:
-                continue
-            key = (p.node_type, p.exec_type)
-            times = per_run.setdefault(key, [0.] * runs)
-            times[k] += p.real_time.total_seconds() * 1e6
-            nodes.setdefault(key, set()).add(p.node_name)
+        for label, request in requests.items():
+            request.infer({0: inputs[label]})
+            for p in request.profiling_info:
+                if p.status != p.Status.EXECUTED:
+                    continue
+                key = (p.node_type, p.exec_type)
+                times = per_run[label].setdefault(key, [0.] * runs)
+                times[k] += p.real_time.total_seconds() * 1e6
+                nodes[label].setdefault(key, set()).add(p.node_name)
+    return {label: _summary(per_run[label], nodes[label], runs, top,
+                            dict(threads=threads, precision=entries[label][1],
+                                 input=list(inputs[label].shape)))
+            for label in entries}
+
+
+def _summary(per_run: Dict[Tuple[str, str], List[float]], nodes: Dict[Tuple[str, str], set],
+             runs: int, top: int, meta: Dict) -> Dict:
+    """The profile dict of :func:`profile_layers` from per-call times per (type, kernel)."""
     executed = sum(len(v) for v in nodes.values())
     # the median run of each (type, kernel): one call slowed by another process moves nothing
     totals = {key: float(np.median(times)) for key, times in per_run.items()}
@@ -108,8 +146,7 @@ def profile_layers(model, precision: str, x: np.ndarray, threads: Optional[int] 
                 by_precision=dict(sorted(by_precision.items(), key=lambda kv: -kv[1])),
                 by_type=dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
                 by_kind={k: by_kind[k] for k in LAYER_KINDS if k in by_kind},
-                layers_executed=executed, runs=runs, threads=threads, precision=precision,
-                input=list(x.shape))
+                layers_executed=executed, runs=runs, **meta)
 
 
 def profile_markdown(profile: Dict) -> str:

@@ -208,6 +208,54 @@ def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
     assert ovp._kernel_precision('undef') == 'other'
 
 
+def test_openvino_profile_interleaves_entries_round_by_round(monkeypatch):
+    """Several entries are profiled in one run, one call of each per round (as the timing), and
+    each profile holds its own layers: a slow spell of the machine falls on every entry."""
+    import datetime
+    import types
+
+    import numpy as np
+
+    from recnext_bench import openvino_profile as ovp
+    calls = []
+
+    class Info:
+        Status = types.SimpleNamespace(EXECUTED='executed', NOT_RUN='not_run')
+
+        def __init__(self, node, kind, us, status='executed'):
+            self.node_name, self.node_type, self.exec_type = node, kind, 'jit_avx512_f32'
+            self.real_time = datetime.timedelta(microseconds=us)
+            self.status = status
+
+    class Request:
+        def __init__(self, label):
+            self.label = label
+
+        def infer(self, inputs):
+            calls.append(self.label)
+            # entry b gets slower with every call: its median is that of its own calls
+            us = 10 * calls.count(self.label) if self.label == 'b' else 5
+            layer = 'GroupConvolution' if self.label == 'a' else 'Interpolate'
+            self.profiling_info = [Info(f'{self.label}1', layer, us), Info('skip', 'Reorder', 99,
+                                                                           status='not_run')]
+
+    monkeypatch.setattr(ovp, 'compile_model', lambda model, precision, threads, perf_count:
+                        types.SimpleNamespace(create_infer_request=lambda: Request(model)))
+    x = np.zeros((1, 3, 8, 8), np.float32)
+    profs = ovp.profile_interleaved({'a': ('a', 'fp32', x), 'b': ('b', 'bf16', x)}, threads=2,
+                                    runs=3, warmup=1)
+    assert calls == ['a', 'b'] * 4  # one warmup round, then three profiled rounds
+    assert set(profs) == {'a', 'b'}
+    assert [r['type'] for r in profs['a']['layers']] == ['GroupConvolution']
+    assert [r['type'] for r in profs['b']['layers']] == ['Interpolate']
+    assert profs['a']['layer_us_per_run'] == pytest.approx(5.)
+    assert profs['b']['layer_us_per_run'] == pytest.approx(30.)  # calls 2, 3, 4: 20, 30, 40 us
+    assert profs['b']['precision'] == 'bf16' and profs['a']['threads'] == 2
+    assert profs['a']['layers_executed'] == 1  # the layer that did not run is not counted
+    with pytest.raises(ValueError, match='runs must be >= 1'):
+        ovp.profile_interleaved({'a': ('a', 'fp32', x)}, runs=0)
+
+
 def test_calibration_images_from_a_folder(tmp_path):
     import cv2
     import numpy as np
