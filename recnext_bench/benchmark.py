@@ -75,8 +75,9 @@ that figure's fraction of the peak of its precision.
 
 Where the time goes: ``--ort-profile N`` prints ONNX Runtime's profile of each onnxruntime entry
 (the N op types that take longest) and ``--ov-profile N`` OpenVINO's per-layer counters of each
-openvino entry (the N longest layer types and kernels, and the share of time per kernel
-precision: what still runs in f32 in a bf16 or int8 model); both go into ``--out-json``.
+openvino entry (profiled round by round across the entries; the N longest layer types and
+kernels, and the share of time per kernel precision: what still runs in f32 in a bf16 or int8
+model); both go into ``--out-json``.
 
 ``--plot PNG`` draws measured latency against the published ImageNet top-1 of
 ``recnext_mm/reference/published_top1.json`` (one PNG per runtime; with several runtimes the
@@ -137,7 +138,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              'batch size): the N op types of the optimised graph that take longest')
     parser.add_argument('--ov-profile', type=int, metavar='N', default=0,
                         help='after timing, OpenVINO per-layer profile of each openvino entry '
-                             '(first batch size): the N (layer type, kernel) rows that take '
+                             '(first batch size, entries profiled round by round): the N '
+                             '(layer type, kernel) rows that take '
                              'longest, and the time per kernel precision')
     parser.add_argument('--ov-precision', nargs='+', choices=('fp32', 'bf16', 'int8'),
                         default=['fp32'], help='OpenVINO precisions, one row each (default fp32)')
