@@ -1,6 +1,7 @@
 """The benchmark's profiles after timing: ONNX Runtime's per-op profile of each onnxruntime entry
 (``--ort-profile``) and OpenVINO's per-layer counters of each openvino entry (``--ov-profile``),
-printed as Markdown and returned for the JSON."""
+the entries of each runtime profiled round by round in one run, printed as Markdown and returned
+for the JSON."""
 from typing import Dict
 
 import torch
@@ -11,18 +12,21 @@ __all__ = ['ort_profiles', 'openvino_profiles']
 
 
 def ort_profiles(entries, args) -> Dict[str, Dict]:
-    """ORT's profile of every onnxruntime entry at the first batch size, printed and returned."""
-    from .ort_runtime import profile_markdown, profile_ops
-    batch, out = args.batch[0], {}
+    """ORT's profile of every onnxruntime entry at the first batch size, profiled round by round
+    in one run (:func:`~.ort_runtime.profile_interleaved`), printed and returned."""
+    from .ort_runtime import profile_interleaved, profile_markdown
+    batch, todo = args.batch[0], {}
     for e in entries:
         if e.runtime != 'onnxruntime' or e.error:
             continue
-        path = e.run.paths[1 if e.run.dynamic else batch]
-        out[e.label] = profile_ops(path, (batch, 3, *e.shape), threads=args.threads,
-                                   optimization=args.ort_opt, top=args.ort_profile)
-        print(f'\nORT profile of {e.label} (batch {batch}, {e.shape[0]}x{e.shape[1]}, '
+        todo[e.label] = (e.run.paths[1 if e.run.dynamic else batch], (batch, 3, *e.shape))
+    out = profile_interleaved(todo, threads=args.threads, optimization=args.ort_opt,
+                              top=args.ort_profile) if todo else {}
+    for label, prof in out.items():
+        shape = todo[label][1]
+        print(f'\nORT profile of {label} (batch {batch}, {shape[2]}x{shape[3]}, '
               f'{args.threads} threads, optimisation {args.ort_opt}):\n')
-        print(profile_markdown(out[e.label]))
+        print(profile_markdown(prof))
     return out
 
 

@@ -75,9 +75,9 @@ that figure's fraction of the peak of its precision.
 
 Where the time goes: ``--ort-profile N`` prints ONNX Runtime's profile of each onnxruntime entry
 (the N op types that take longest) and ``--ov-profile N`` OpenVINO's per-layer counters of each
-openvino entry (profiled round by round across the entries; the N longest layer types and
-kernels, and the share of time per kernel precision: what still runs in f32 in a bf16 or int8
-model); both go into ``--out-json``.
+openvino entry (the N longest layer types and kernels, and the share of time per kernel
+precision: what still runs in f32 in a bf16 or int8 model). Each runtime's entries are profiled
+round by round in one run, as they are timed; both profiles go into ``--out-json``.
 
 ``--plot PNG`` draws measured latency against the published ImageNet top-1 of
 ``recnext_mm/reference/published_top1.json`` (one PNG per runtime; with several runtimes the

@@ -10,10 +10,10 @@ same rounds, needs).
 import json
 import os.path as osp
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 __all__ = ['OPT_LEVELS', 'session_options', 'make_session', 'OrtRunner', 'profile_ops',
-           'profile_markdown']
+           'profile_interleaved', 'profile_markdown']
 
 OPT_LEVELS = ('disable', 'basic', 'extended', 'all')
 
@@ -109,21 +109,47 @@ def profile_ops(path: str, shape=(1, 3, 224, 224), threads: Optional[int] = None
         sorted by time; ``kernel_us_per_run`` (sum of the kernels), ``run_us`` (median
         ``model_run`` event, kernels plus the executor's overhead), ``nodes``, ``runs``.
     """
-    import statistics
+    return profile_interleaved({'model': (path, shape)}, threads, runs, warmup, optimization,
+                               top)['model']
 
+
+def profile_interleaved(entries: Dict[str, Tuple[str, Tuple[int, ...]]],
+                        threads: Optional[int] = None, runs: int = 50, warmup: int = 10,
+                        optimization: str = 'all', top: Optional[int] = None) -> Dict[str, Dict]:
+    """:func:`profile_ops` of several models in one run: one profiled call of each entry per
+    round, like the benchmark's timing, so a slow spell of the machine falls on every entry.
+
+    Args:
+        entries (dict): label -> (ONNX path, input shape).
+        threads, runs, warmup, optimization, top: As :func:`profile_ops`.
+
+    Returns:
+        dict: label -> the profile of :func:`profile_ops`.
+    """
     import numpy as np
+    events = {}
     with tempfile.TemporaryDirectory() as tmp:
-        session = make_session(path, threads, optimization,
-                               profile_prefix=osp.join(tmp, 'ort_profile'))
-        name = session.get_inputs()[0].name
-        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        for _ in range(warmup):
-            session.run(None, {name: x})
-        for _ in range(runs):
-            session.run(None, {name: x})
-        trace = session.end_profiling()
-        with open(trace, encoding='utf-8') as f:
-            events = json.load(f)
+        sessions, feeds = {}, {}
+        for k, (label, (path, shape)) in enumerate(entries.items()):
+            sessions[label] = make_session(path, threads, optimization,
+                                           profile_prefix=osp.join(tmp, f'ort_profile_{k}'))
+            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            feeds[label] = {sessions[label].get_inputs()[0].name: x}
+        for _ in range(warmup + runs):
+            for label, session in sessions.items():
+                session.run(None, feeds[label])
+        for label, session in sessions.items():
+            with open(session.end_profiling(), encoding='utf-8') as f:
+                events[label] = json.load(f)
+    return {label: _summary(events[label], runs, warmup, top,
+                            dict(threads=threads, optimization=optimization,
+                                 input=list(entries[label][1])))
+            for label in entries}
+
+
+def _summary(events: List[dict], runs: int, warmup: int, top: Optional[int], meta: Dict) -> Dict:
+    """The profile dict of :func:`profile_ops` from one session's trace events."""
+    import statistics
     run_events = [e['dur'] for e in events if e.get('cat') == 'Session' and e['name'] == 'model_run']
     measured = run_events[warmup:] if len(run_events) > warmup else run_events
     per_op: Dict[str, List[float]] = {}
@@ -147,8 +173,7 @@ def profile_ops(path: str, shape=(1, 3, 224, 224), threads: Optional[int] = None
         ops = ops[:top]
     return dict(ops=ops, kernel_us_per_run=total,
                 run_us=statistics.median(measured) if measured else None,
-                nodes=len(nodes), runs=runs, threads=threads, optimization=optimization,
-                input=list(shape))
+                nodes=len(nodes), runs=runs, **meta)
 
 
 def profile_markdown(profile: Dict) -> str:

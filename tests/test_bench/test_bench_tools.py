@@ -337,6 +337,46 @@ def test_ort_session_settings_and_profile(tmp_path):
     assert '| op (optimised graph) |' in ort_runtime.profile_markdown(prof)
 
 
+def test_ort_profile_interleaves_entries_round_by_round(monkeypatch, tmp_path):
+    """Several ONNX files are profiled in one run, one call of each per round (as the timing);
+    each profile is read from its own session's trace and drops the warm-up calls."""
+    import types
+
+    from recnext_bench import ort_runtime
+    calls = []
+
+    def fake_session(path, threads, optimization, profile_prefix):
+        events = []
+        trace = f'{profile_prefix}.json'
+
+        def run(outputs, feed):
+            calls.append(path)
+            n = calls.count(path)
+            events.append(dict(cat='Session', name='model_run', dur=100 * n))
+            events.append(dict(cat='Node', name=f'{path}_conv_kernel_time', dur=10 * n,
+                               args=dict(op_name='Conv' if path == 'a.onnx' else 'Resize')))
+
+        def end_profiling():
+            with open(trace, 'w', encoding='utf-8') as f:
+                json.dump(events, f)
+            return trace
+
+        return types.SimpleNamespace(
+            get_inputs=lambda: [types.SimpleNamespace(name='input')], run=run,
+            end_profiling=end_profiling)
+
+    monkeypatch.setattr(ort_runtime, 'make_session', fake_session)
+    profs = ort_runtime.profile_interleaved(
+        {'a': ('a.onnx', (1, 3, 8, 8)), 'b': ('b.onnx', (1, 3, 8, 8))}, threads=2, runs=2,
+        warmup=1)
+    assert calls == ['a.onnx', 'b.onnx'] * 3  # one warm-up round, then two profiled rounds
+    assert [r['op'] for r in profs['a']['ops']] == ['Conv']
+    assert [r['op'] for r in profs['b']['ops']] == ['Resize']
+    assert profs['a']['kernel_us_per_run'] == pytest.approx(25.)  # calls 2 and 3: 20, 30 us
+    assert profs['b']['run_us'] == pytest.approx(250.)  # the warm-up call's 100 us is dropped
+    assert profs['a']['threads'] == 2 and profs['b']['input'] == [1, 3, 8, 8]
+
+
 def test_benchmark_onnxruntime_beside_eager(tmp_path):
     _need_onnx()
     out = tmp_path / 'bench.json'
