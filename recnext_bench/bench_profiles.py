@@ -48,4 +48,22 @@ def openvino_profiles(entries, args) -> Dict[str, Dict]:
         print(f'\nOpenVINO layer time by kind (batch {batch}, {args.threads} threads; medians of '
               f'the profiled runs, profiled round by round):\n')
         print(kinds_markdown(out))
+    if out and args.profile_plot:
+        _plot_kinds(out, entries, args)
     return out
+
+
+def _plot_kinds(out: Dict[str, Dict], entries, args):
+    """``--profile-plot``: the OpenVINO layer time by kind as stacked bars, per GMAC."""
+    from datetime import date
+
+    from .environment import cpu_name
+    from .openvino_profile import plot_kinds
+    batch = args.batch[0]
+    gmacs = {f'{e.label} {e.runtime}': e.gmacs * batch for e in entries if e.gmacs}
+    title = (f'where the time goes (OpenVINO per-layer counters), {cpu_name()}, {args.threads} '
+             f'threads, batch {batch}, {date.today().isoformat()}')
+    runtimes = list(dict.fromkeys(e.runtime for e in entries))  # entries of one runtime together
+    grouped = {k: out[k] for rt in runtimes for k in out if k.endswith(f' {rt}')}
+    plot_kinds(grouped, args.profile_plot, title, gmacs)
+    print(f'\nwrote {args.profile_plot} ({len(out)} entries)')

@@ -77,7 +77,8 @@ Where the time goes: ``--ort-profile N`` prints ONNX Runtime's profile of each o
 (the N op types that take longest) and ``--ov-profile N`` OpenVINO's per-layer counters of each
 openvino entry (the N longest layer types and kernels, and the share of time per kernel
 precision: what still runs in f32 in a bf16 or int8 model). Each runtime's entries are profiled
-round by round in one run, as they are timed; both profiles go into ``--out-json``.
+round by round in one run, as they are timed; both profiles go into ``--out-json``, and
+``--profile-plot PNG`` draws the OpenVINO one (stacked bars by layer kind, ms per GMAC).
 
 ``--plot PNG`` draws measured latency against the published ImageNet top-1 of
 ``recnext_mm/reference/published_top1.json`` (one PNG per runtime; with several runtimes the
@@ -161,6 +162,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              '0: no peak, no GFLOP/s fractions)')
     parser.add_argument('--plot', metavar='PNG',
                         help='write latency versus published top-1 (one PNG per runtime)')
+    parser.add_argument('--profile-plot', metavar='PNG',
+                        help='with --ov-profile: draw each entry\'s layer time by kind (stacked '
+                             'bars, ms per GMAC)')
     parser.add_argument('--no-progress', dest='progress', action='store_false',
                         help='no progress lines on stderr')
     parser.add_argument('--baseline', help='report ms/GMAC of every model relative to this one '
@@ -232,6 +236,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, flag) and runtime not in args.runtime:
             parser.error(f'--{flag.replace("_", "-")} profiles {runtime} entries: add '
                          f'{runtime} to --runtime')
+    if args.profile_plot and not args.ov_profile:
+        parser.error('--profile-plot draws the OpenVINO profile: add --ov-profile N')
     if args.upsample in ('transposed', 'both') and args.ort_dynamic:
         parser.error('--upsample transposed/both needs fixed-shape graphs: drop --ort-dynamic '
                      '(a traced size test holds for the traced size only)')

@@ -1,6 +1,8 @@
 """Where an OpenVINO model's time goes: OpenVINO's own per-layer counters (``PERF_COUNT``),
 summed by layer type and kernel, by kernel precision and by kind (:data:`LAYER_KINDS`); the
 ``--ov-profile`` of ``tools/analysis_tools/benchmark.py``."""
+import os
+import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -8,7 +10,7 @@ import numpy as np
 from .openvino_runtime import compile_model
 
 __all__ = ['LAYER_KINDS', 'layer_kind', 'profile_layers', 'profile_interleaved', 'profile_markdown',
-           'kinds_markdown']
+           'kinds_markdown', 'plot_kinds']
 
 # What a runtime layer does, for the profile's summary: the dense (matrix) work that low
 # precisions speed up most, and the rest that RecConv adds (depthwise convs, resizes, additions).
@@ -176,3 +178,52 @@ def kinds_markdown(profiles: Dict[str, Dict]) -> str:
         lines.append(f'| {label} | ' + ' | '.join(cells)
                      + f' | {p["layer_us_per_run"] / 1e3:.2f} | {p.get("layers_executed", "-")} |')
     return '\n'.join(lines)
+
+
+_KIND_COLOURS = {'dense conv / matmul': 'tab:blue', 'depthwise conv': 'tab:red',
+                 'transposed conv': 'tab:purple', 'resize': 'tab:orange',
+                 'elementwise': 'tab:green', 'layout': 'tab:gray', 'other': 'tab:olive'}
+
+
+def plot_kinds(profiles: Dict[str, Dict], path: str, title: str,
+               gmacs: Optional[Dict[str, float]] = None) -> Dict[str, Dict[str, float]]:
+    """Draws where each profiled entry's time goes: one stacked bar per entry of
+    :func:`profile_interleaved`, a segment per :data:`LAYER_KINDS` entry; in ms per GMAC where
+    ``gmacs`` (label -> GMACs) covers every entry, else in ms per run.
+
+    Returns:
+        dict: label -> {kind: bar length} as drawn.
+
+    Raises:
+        ValueError: No profile.
+    """
+    if not profiles:
+        raise ValueError('no OpenVINO profile to draw (run with --ov-profile N)')
+    import matplotlib
+    matplotlib.use('Agg')  # files only, no display
+    import matplotlib.pyplot as plt
+    per_mac = bool(gmacs) and all(gmacs.get(label) for label in profiles)
+    bars = {label: {k: p['by_kind'].get(k, 0.) / 1e3 / (gmacs[label] if per_mac else 1.)
+                    for k in LAYER_KINDS} for label, p in profiles.items()}
+    labels = list(bars)[::-1]  # the first entry on top
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.6), dpi=120)
+    left = [0.] * len(labels)
+    for kind in LAYER_KINDS:
+        widths = [bars[label][kind] for label in labels]
+        if not any(widths):
+            continue
+        ax.barh(labels, widths, left=left, color=_KIND_COLOURS[kind], label=kind)
+        left = [a + b for a, b in zip(left, widths)]
+    for y, total in enumerate(left):
+        ax.annotate(f'{total:.2f}', (total, y), xytext=(3, 0), textcoords='offset points',
+                    va='center', fontsize=7)
+    ax.set_xlabel('layer time, ms per GMAC' if per_mac else 'layer time, ms per run')
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis='y', labelsize=7)
+    ax.grid(axis='x', alpha=0.3)
+    ax.legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return bars

@@ -160,7 +160,7 @@ def test_openvino_precisions_are_checked_not_assumed(monkeypatch):
         ovr.compile_model(None, 'bf16')
 
 
-def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
+def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision(tmp_path):
     """OpenVINO's per-layer counters of a depthwise + dense conv net: every executed layer is
     counted once per run, the shares add up to 1, ``top`` keeps the longest rows, and the kernel
     precision follows the compiled precision."""
@@ -206,6 +206,15 @@ def test_openvino_profile_sums_layer_times_by_type_kernel_and_precision():
     assert ovp._kernel_precision('brgconv_avx512_dw_bf16') == 'bf16'
     assert ovp._kernel_precision('jit_avx512_I8') == 'i8'
     assert ovp._kernel_precision('undef') == 'other'
+    # the picture: one stacked bar per entry, in ms per GMAC where every entry has its MACs
+    bars = ovp.plot_kinds({'net': prof}, str(tmp_path / 'kinds.png'), 'title', {'net': 0.5})
+    assert (tmp_path / 'kinds.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert sum(bars['net'].values()) == pytest.approx(prof['layer_us_per_run'] / 1e3 / 0.5)
+    assert bars['net']['depthwise conv'] == pytest.approx(prof['by_kind']['depthwise conv'] / 500)
+    in_ms = ovp.plot_kinds({'net': prof}, str(tmp_path / 'ms.png'), 'title', {'other': 1.})
+    assert sum(in_ms['net'].values()) == pytest.approx(prof['layer_us_per_run'] / 1e3)
+    with pytest.raises(ValueError, match='no OpenVINO profile to draw'):
+        ovp.plot_kinds({}, str(tmp_path / 'none.png'), 'title')
 
 
 def test_openvino_profile_interleaves_entries_round_by_round(monkeypatch):
@@ -360,14 +369,16 @@ def test_benchmark_openvino_upsample_peak_and_plot(tmp_path):
     pytest.importorskip('nncf')
     from recnext_bench import benchmark
     from recnext_bench.latency_plot import load_top1
-    out, png = tmp_path / 'b.json', tmp_path / 'plot.png'
+    out, png, kinds_png = tmp_path / 'b.json', tmp_path / 'plot.png', tmp_path / 'kinds.png'
     code = benchmark.main(['--models', 'recnext_m0', 'repvit_m0_9', '--forms', 'deploy',
                            '--runtime', 'eager', 'openvino', '--ov-precision', 'fp32', 'int8',
                            '--ov-via', 'onnx', '--upsample', 'both', '--shape', '64',
                            '--batch', '1', '--repeats', '2', '--warmup', '1', '--block', '1',
                            '--threads', '1', '--peak-size', '128', '--calibration-size', '4',
-                           '--ov-profile', '4', '--plot', str(png), '--out-json', str(out)])
+                           '--ov-profile', '4', '--plot', str(png), '--out-json', str(out),
+                           '--profile-plot', str(kinds_png)])
     assert code == 0
+    assert kinds_png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'  # where the time goes, drawn
     data = json.loads(out.read_text())
     # OpenVINO's per-layer profile of every openvino entry: at most 4 rows, precisions add up
     assert set(data['ov_profiles']) == {f'{m} openvino-{p}' for p in ('fp32', 'int8')
@@ -440,6 +451,10 @@ def test_benchmark_rejects_bad_deploy_options(tmp_path, capsys):
         with pytest.raises(SystemExit):
             benchmark.parse_args(['--models', 'recnext_m0', '--runtime', runtime, flag, '-1'])
         assert f'{flag} must be >= 0' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--models', 'recnext_m0', '--runtime', 'openvino', '--profile-plot',
+                              str(tmp_path / 'k.png')])
+    assert '--profile-plot draws the OpenVINO profile: add --ov-profile N' in capsys.readouterr().err
     from recnext_bench.onnx_export import build_deploy_model, export
     model = build_deploy_model('m0', 'backbone')
     set_transposed_upsampling(model)
