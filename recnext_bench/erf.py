@@ -22,7 +22,6 @@ it, sorted) or ``--toy N`` (N images rendered by :mod:`recnext_mm.toy_data.image
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import sys
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -31,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .output import pyplot, save_figure
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -216,9 +217,7 @@ def display_map(erf: np.ndarray, display: str = 'replknet', floor: float = 1e-4)
 def save_heatmap(erf: np.ndarray, path: str, title: str = '', dpi: int = 100,
                  display: str = 'replknet') -> str:
     """Writes the map (:func:`display_map`) as a heat-map PNG (matplotlib, no display needed)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     shown = display_map(erf, display)
     fig, ax = plt.subplots(figsize=(4.2, 3.6), dpi=dpi)
     im = ax.imshow(shown, cmap='RdYlGn', vmin=0, vmax=1, interpolation='nearest')
@@ -228,9 +227,7 @@ def save_heatmap(erf: np.ndarray, path: str, title: str = '', dpi: int = 100,
         ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

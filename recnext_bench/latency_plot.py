@@ -6,11 +6,12 @@ measured median latency (x) against its published top-1 (y) from the fact table
 results CSV). ``--models @published`` times every model of that table.
 """
 import json
-import os
 import os.path as osp
 from typing import Dict, List, Optional
 
 from recnext_mm.reference import HERE as REFERENCE_DIR
+
+from .output import pyplot, save_figure
 
 __all__ = ['TOP1_JSON', 'load_top1', 'published_models', 'plot_rows', 'plot_latency_top1']
 
@@ -65,9 +66,7 @@ def plot_latency_top1(results: List[Dict], runtime: str, path: str, title: str,
     Raises:
         ValueError: No model of the fact table was timed in ``runtime``.
     """
-    import matplotlib
-    matplotlib.use('Agg')  # files only, no display
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     table = table or load_top1()
     points = plot_rows(results, runtime, table)
     if not points:
@@ -94,7 +93,5 @@ def plot_latency_top1(results: List[Dict], runtime: str, path: str, title: str,
                          'input size). Sources: recnext_mm/reference/published_top1.json',
              fontsize=6)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return points

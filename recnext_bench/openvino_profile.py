@@ -1,13 +1,12 @@
 """Where an OpenVINO model's time goes: OpenVINO's own per-layer counters (``PERF_COUNT``),
 summed by layer type and kernel, by kernel precision and by kind (:data:`LAYER_KINDS`); the
 ``--ov-profile`` of ``tools/analysis_tools/benchmark.py``."""
-import os
-import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .openvino_runtime import compile_model
+from .output import pyplot, save_figure
 
 __all__ = ['LAYER_KINDS', 'layer_kind', 'profile_layers', 'profile_interleaved', 'profile_markdown',
            'kinds_markdown', 'plot_kinds']
@@ -199,9 +198,7 @@ def plot_kinds(profiles: Dict[str, Dict], path: str, title: str,
     """
     if not profiles:
         raise ValueError('no OpenVINO profile to draw (run with --ov-profile N)')
-    import matplotlib
-    matplotlib.use('Agg')  # files only, no display
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     per_mac = bool(gmacs) and all(gmacs.get(label) for label in profiles)
     bars = {label: {k: p['by_kind'].get(k, 0.) / 1e3 / (gmacs[label] if per_mac else 1.)
                     for k in LAYER_KINDS} for label, p in profiles.items()}
@@ -223,7 +220,5 @@ def plot_kinds(profiles: Dict[str, Dict], path: str, title: str,
     ax.grid(axis='x', alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return bars

@@ -22,8 +22,6 @@ registered count is shown beside. The claims checked:
 """
 import argparse
 import json
-import os
-import os.path as osp
 import statistics
 import time
 from fractions import Fraction
@@ -36,6 +34,7 @@ from recnext_mm.backbones.layers import RecConv2d
 from recnext_mm.complexity import count_macs
 
 from .cli import parse_shape
+from .output import pyplot, save_figure
 
 FLOPS_BOUND = Fraction(5, 3)
 
@@ -166,9 +165,7 @@ def markdown(rows: List[Dict], channels: int, size, kernel_size: int) -> str:
 
 def plot(rows: List[Dict], path: str, title: str):
     """Params, MACs and (if measured) latency against the level, RecConv vs the large-kernel DW."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     levels = [r['level'] for r in rows]
     panels = [('parameters', 'params_used', 'dw_params', 'params_expected'),
               ('MACs (fvcore)', 'macs_total', 'dw_macs', None)]
@@ -191,9 +188,7 @@ def plot(rows: List[Dict], path: str, title: str):
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
