@@ -39,9 +39,11 @@ def openvino_profiles(entries, args) -> Dict[str, Dict]:
     returned, keyed ``<model> <runtime>``."""
     from .openvino_profile import kinds_markdown, profile_interleaved, profile_markdown
     batch = args.batch[0]
-    todo = {f'{e.label} {e.runtime}': (e.run.models[batch], e.run.precision,
-                                       make_input(batch, e.shape, args, torch.device('cpu')).numpy())
-            for e in entries if e.runtime.startswith('openvino-') and not e.error}
+    ov_entries = {f'{e.label} {e.runtime}': e for e in entries
+                  if e.runtime.startswith('openvino-') and not e.error}
+    todo = {key: (e.run.models[batch], e.run.precision,
+                  make_input(batch, e.shape, args, torch.device('cpu')).numpy())
+            for key, e in ov_entries.items()}
     out = profile_interleaved(todo, threads=args.threads, top=args.ov_profile) if todo else {}
     _print_each('OpenVINO', out, profile_markdown)
     if out:
@@ -49,21 +51,23 @@ def openvino_profiles(entries, args) -> Dict[str, Dict]:
               f'the profiled runs, profiled round by round):\n')
         print(kinds_markdown(out))
     if out and args.profile_plot:
-        _plot_kinds(out, entries, args)
+        _plot_kinds(out, ov_entries, args)
     return out
 
 
-def _plot_kinds(out: Dict[str, Dict], entries, args):
-    """``--profile-plot``: the OpenVINO layer time by kind as stacked bars, per GMAC."""
+def _plot_kinds(out: Dict[str, Dict], ov_entries: Dict, args):
+    """``--profile-plot``: the OpenVINO layer time by kind as stacked bars, per GMAC, the entries
+    of one runtime together."""
     from datetime import date
 
     from .environment import cpu_name
     from .openvino_profile import plot_kinds
     batch = args.batch[0]
-    gmacs = {f'{e.label} {e.runtime}': e.gmacs * batch for e in entries if e.gmacs}
+    runtimes = list(dict.fromkeys(e.runtime for e in ov_entries.values()))
+    grouped = {key: out[key] for rt in runtimes for key, e in ov_entries.items()
+               if e.runtime == rt and key in out}
+    gmacs = {key: e.gmacs * batch for key, e in ov_entries.items() if e.gmacs}
     title = (f'where the time goes (OpenVINO per-layer counters), {cpu_name()}, {args.threads} '
              f'threads, batch {batch}, {date.today().isoformat()}')
-    runtimes = list(dict.fromkeys(e.runtime for e in entries))  # entries of one runtime together
-    grouped = {k: out[k] for rt in runtimes for k in out if k.endswith(f' {rt}')}
     plot_kinds(grouped, args.profile_plot, title, gmacs)
     print(f'\nwrote {args.profile_plot} ({len(out)} entries)')

@@ -19,12 +19,12 @@ before it is timed; the calls are interleaved round by round.
 import argparse
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 import recnext_mm.backbones.layers.recconv as recconv
 from recnext_bench import models, openvino_runtime, specs
+from recnext_bench.bench_report import timing_stats
 
 
 def _doubling(y, size):
@@ -84,13 +84,13 @@ def main():
             start = time.perf_counter()
             request.infer({0: xn})
             if r >= args.warmup:
-                times[name].append(time.perf_counter() - start)
+                times[name].append((time.perf_counter() - start) * 1e3)
     print(f'\n{args.model}, OpenVINO {args.precision}, {args.threads} threads, batch 1, 224x224, '
           f'median of {args.rounds} interleaved calls:\n')
     print('| form | median ms | IQR ms |\n|---|---|---|')
     for name, t in times.items():
-        q = np.percentile(t, [25, 50, 75]) * 1e3
-        print(f'| {name} | {q[1]:.2f} | {q[2] - q[0]:.2f} |')
+        stats = timing_stats(t, 1, None)
+        print(f'| {name} | {stats["median_ms"]:.2f} | {stats["iqr_ms"]:.2f} |')
 
 
 if __name__ == '__main__':
